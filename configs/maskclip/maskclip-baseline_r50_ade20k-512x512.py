@@ -1,0 +1,3 @@
+# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ResNet-50, on ADE20K val, 150 classes.
+_base_ = './maskclip_r50_ade20k-512x512.py'
+model = dict(backbone=dict(mode='baseline'))

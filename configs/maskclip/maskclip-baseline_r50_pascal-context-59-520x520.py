@@ -1,0 +1,4 @@
+# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ResNet-50, on PASCAL Context val, 59 classes (short side 520 as the authors).
+# Published mIoU: 8.3
+_base_ = './maskclip_r50_pascal-context-59-520x520.py'
+model = dict(backbone=dict(mode='baseline'))

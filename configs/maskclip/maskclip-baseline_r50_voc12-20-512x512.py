@@ -1,0 +1,3 @@
+# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ResNet-50, on PASCAL VOC 2012 val, 20 classes without background.
+_base_ = './maskclip_r50_voc12-20-512x512.py'
+model = dict(backbone=dict(mode='baseline'))

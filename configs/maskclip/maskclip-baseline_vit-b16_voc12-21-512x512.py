@@ -1,0 +1,3 @@
+# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ViT-B/16, on PASCAL VOC 2012 val, 21 classes with background.
+_base_ = './maskclip_vit-b16_voc12-21-512x512.py'
+model = dict(backbone=dict(mode='baseline'))

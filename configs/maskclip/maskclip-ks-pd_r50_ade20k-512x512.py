@@ -1,0 +1,3 @@
+# MaskCLIP + key smoothing + prompt denoising, CLIP ResNet-50, on ADE20K val, 150 classes.
+_base_ = './maskclip_r50_ade20k-512x512.py'
+model = dict(decode_head=dict(key_smoothing=True, prompt_denoising=True))

@@ -1,0 +1,3 @@
+# MaskCLIP + key smoothing + prompt denoising, CLIP ViT-B/16, on PASCAL VOC 2012 val, 21 classes with background.
+_base_ = './maskclip_vit-b16_voc12-21-512x512.py'
+model = dict(decode_head=dict(key_smoothing=True, prompt_denoising=True))

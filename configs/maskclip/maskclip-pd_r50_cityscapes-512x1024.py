@@ -1,0 +1,3 @@
+# MaskCLIP + prompt denoising (t = 0.5), CLIP ResNet-50, on Cityscapes val, 19 classes (short side 512).
+_base_ = './maskclip_r50_cityscapes-512x1024.py'
+model = dict(decode_head=dict(prompt_denoising=True))

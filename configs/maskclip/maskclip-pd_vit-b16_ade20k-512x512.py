@@ -1,0 +1,3 @@
+# MaskCLIP + prompt denoising (t = 0.5), CLIP ViT-B/16, on ADE20K val, 150 classes.
+_base_ = './maskclip_vit-b16_ade20k-512x512.py'
+model = dict(decode_head=dict(prompt_denoising=True))

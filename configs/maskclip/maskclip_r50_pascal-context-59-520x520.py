@@ -1,0 +1,7 @@
+# MaskCLIP, CLIP ResNet-50, on PASCAL Context val, 59 classes (short side 520 as the authors).
+# Published mIoU: 18.5
+_base_ = [
+    '../_base_/models/maskclip_r50.py', '../_base_/datasets/pascal_context_59.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
+]
+model = dict(decode_head=dict(class_names='pascal_context_59'))

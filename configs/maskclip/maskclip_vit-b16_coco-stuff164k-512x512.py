@@ -1,0 +1,7 @@
+# MaskCLIP, CLIP ViT-B/16, on COCO-Stuff 164k val, 171 classes.
+# Published mIoU: 12.5
+_base_ = [
+    '../_base_/models/maskclip_vit-b16.py', '../_base_/datasets/coco-stuff164k.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
+]
+model = dict(decode_head=dict(class_names='coco_stuff_171'))

@@ -1,0 +1,6 @@
+# MaskCLIP, CLIP ViT-B/16, on PASCAL Context val, 60 classes with background (short side 520).
+_base_ = [
+    '../_base_/models/maskclip_vit-b16.py', '../_base_/datasets/pascal_context_60.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
+]
+model = dict(decode_head=dict(class_names='pascal_context_60'))

@@ -1,0 +1,101 @@
+"""Check that a dataset is where its config says, before a long run starts.
+
+mmseg only notices a missing or misplaced dataset deep inside dataset construction (an
+``AssertionError`` without a path, or an empty dataset). :func:`check_dataset_layout` looks at the
+config alone and names every missing path. It uses only ``os`` so that it is cheap to call.
+"""
+import os
+import os.path as osp
+
+FIX_HINT = ('prepare the dataset as described in data/README.md (or point data_root at it with '
+            '--cfg-options test_dataloader.dataset.data_root=...)')
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A dataset config points at paths that do not exist (or hold no files)."""
+
+
+def _is_remote(path: str) -> bool:
+    return '://' in path
+
+
+def _join(data_root, path: str) -> str:
+    """Join like mmengine's ``BaseDataset``: absolute paths are used as they are."""
+    if data_root and not osp.isabs(path):
+        return osp.join(data_root, path)
+    return path
+
+
+def _has_file(directory: str) -> bool:
+    """Whether ``directory`` holds at least one file, at any depth (Cityscapes nests by city)."""
+    for _, _, files in os.walk(directory, followlinks=True):
+        if files:
+            return True
+    return False
+
+
+def _collect_problems(cfg, problems: list) -> None:
+    if not isinstance(cfg, dict):
+        return
+    # Wrappers (RepeatDataset, ClassBalancedDataset, ConcatDataset, ...) nest the real datasets.
+    wrapped = []
+    if isinstance(cfg.get('dataset'), dict):
+        wrapped.append(cfg['dataset'])
+    if isinstance(cfg.get('datasets'), (list, tuple)):
+        wrapped.extend(cfg['datasets'])
+    if wrapped:
+        for sub in wrapped:
+            _collect_problems(sub, problems)
+        return
+
+    dataset_type = cfg.get('type', '<unknown type>')
+    if not isinstance(dataset_type, str):
+        dataset_type = getattr(dataset_type, '__name__', repr(dataset_type))
+    missing = []
+    data_root = cfg.get('data_root') or ''
+    if data_root and not _is_remote(data_root) and not osp.isdir(data_root):
+        missing.append(f'data_root {data_root!r} does not exist')
+
+    prefix = cfg.get('data_prefix') or {}
+    for key in ('img_path', 'seg_map_path'):
+        rel = prefix.get(key) if isinstance(prefix, dict) else None
+        if rel is None:
+            continue
+        path = _join(data_root, rel)
+        if _is_remote(path):
+            continue
+        if not osp.isdir(path):
+            missing.append(f'{key} {path!r} does not exist')
+        elif not _has_file(path):
+            missing.append(f'{key} {path!r} holds no files')
+
+    ann_file = cfg.get('ann_file') or ''
+    if ann_file:
+        path = _join(data_root, ann_file)
+        if not _is_remote(path) and not osp.isfile(path):
+            missing.append(f'ann_file {path!r} does not exist')
+
+    if missing:
+        problems.append((dataset_type, missing))
+
+
+def check_dataset_layout(dataset_cfg: dict) -> None:
+    """Raise :class:`DatasetLayoutError` if the dataset described by ``dataset_cfg`` is not there.
+
+    ``dataset_cfg`` is an mmseg dataset config (``type``, ``data_root``, ``data_prefix=dict(
+    img_path=..., seg_map_path=...)``, optional ``ann_file``); wrappers with ``dataset=`` or
+    ``datasets=`` are checked recursively. Checked: ``data_root`` exists; the image and
+    segmentation-map directories exist and hold at least one file; a non-empty ``ann_file``
+    exists. Relative paths are joined with ``data_root``; absolute ones are used as they are;
+    remote URIs (``s3://...``) are not checked.
+    """
+    problems: list = []
+    _collect_problems(dataset_cfg, problems)
+    if not problems:
+        return
+    lines = []
+    for dataset_type, missing in problems:
+        lines.append(f'{dataset_type}:')
+        lines.extend(f'  - {item}' for item in missing)
+    raise DatasetLayoutError('Dataset files are missing where the config expects them.\n' +
+                             '\n'.join(lines) + f'\nFix: {FIX_HINT}.')

@@ -1,0 +1,70 @@
+"""What the CLIP image encoders share: their output type, freezing and positional-embedding resizing."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from maskclip.clip import ClipSpec, copy_module, load_clip
+
+MODES = ('maskclip', 'baseline')
+
+
+class ClipFeatures(NamedTuple):
+    """Dense outputs of a MaskCLIP image encoder for a batch.
+
+    Attributes:
+        dense: (B, C, h, w) per-position features in CLIP's joint text-image space.
+        keys: (B, D, h, w) key features of the last attention layer (for key smoothing, Eq. 5).
+        global_embedding: (B, C) CLIP's image embedding (equals open_clip ``encode_image``).
+        pos_embed: (1, D, h, w) positional embedding resized to the feature grid.
+    """
+    dense: torch.Tensor
+    keys: torch.Tensor
+    global_embedding: torch.Tensor
+    pos_embed: torch.Tensor
+
+
+def resize_pos_embed(grid_embed: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubically resize a (1, D, h0, w0) positional-embedding grid to ``size`` (paper Sec. 4).
+
+    Returns the input unchanged when the size already matches.
+    """
+    if tuple(grid_embed.shape[-2:]) == tuple(size):
+        return grid_embed
+    return F.interpolate(grid_embed, size=size, mode='bicubic', align_corners=False)
+
+
+class FrozenClipEncoder(BaseModule):
+    """Base of the MaskCLIP encoders: holds a private, frozen copy of CLIP's image tower.
+
+    Args:
+        clip: ``dict(model_name=..., pretrained=...)`` (see :class:`maskclip.clip.ClipSpec`).
+        mode: ``'maskclip'`` (value path, paper Sec. 3.3) or ``'baseline'`` (unmodified last
+            attention, paper Table 1a).
+    """
+
+    def __init__(self, clip: Optional[dict] = None, mode: str = 'maskclip', init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if mode not in MODES:
+            raise ValueError(f"Unknown mode '{mode}'; choose one of {MODES}.")
+        self.mode = mode
+        self.clip_spec = ClipSpec.from_cfg(clip)
+        visual = load_clip(**vars(self.clip_spec)).visual
+        self._check_tower(visual)
+        self.visual = copy_module(visual).requires_grad_(False).eval()
+        self.embed_dim = visual.output_dim
+
+    def _check_tower(self, visual: torch.nn.Module) -> None:
+        raise NotImplementedError
+
+    def train(self, mode: bool = True):
+        """CLIP stays frozen: the encoder is always in eval mode."""
+        super().train(mode)
+        self.visual.eval()
+        return self
+
+    def init_weights(self):
+        """Weights come from CLIP; nothing to initialise."""

@@ -1,0 +1,47 @@
+"""One place that turns (CLIP model name, options) into a MaskCLIP segmentor config."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import open_clip
+
+from maskclip.clip import check_model_name
+
+#: CLIP's image normalisation on a 0-255 scale (the API and the CLIP-normalised configs)
+CLIP_MEAN = [v * 255 for v in open_clip.OPENAI_DATASET_MEAN]
+CLIP_STD = [v * 255 for v in open_clip.OPENAI_DATASET_STD]
+#: ImageNet normalisation used by the MaskCLIP authors' configs (paper tables)
+IMAGENET_MEAN = [123.675, 116.28, 103.53]
+IMAGENET_STD = [58.395, 57.12, 57.375]
+
+
+def encoder_type(model_name: str) -> str:
+    """``'MaskClipResNet'`` for CLIP ResNets, ``'MaskClipViT'`` for ViTs."""
+    cfg = open_clip.get_model_config(check_model_name(model_name))
+    return 'MaskClipResNet' if isinstance(cfg['vision_cfg']['layers'], (list, tuple)) \
+        else 'MaskClipViT'
+
+
+def maskclip_model_cfg(model_name: str = 'ViT-B-16',
+                       pretrained: Optional[str] = 'openai',
+                       classes: Union[str, Sequence] = 'voc21',
+                       templates: Union[str, Sequence[str]] = 'vild',
+                       key_smoothing: bool = False,
+                       prompt_denoising: bool = False,
+                       mode: str = 'maskclip',
+                       mean: Sequence[float] = tuple(CLIP_MEAN),
+                       std: Sequence[float] = tuple(CLIP_STD),
+                       bgr_to_rgb: bool = False,
+                       test_cfg: Optional[dict] = None,
+                       **head_options) -> dict:
+    """The ``model`` dict of a MaskCLIP config (what the config files spell out by hand)."""
+    return dict(
+        type='MaskClipSegmentor',
+        clip=dict(model_name=model_name, pretrained=pretrained),
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=list(mean), std=list(std),
+                               bgr_to_rgb=bgr_to_rgb, pad_val=0, seg_pad_val=255),
+        backbone=dict(type=encoder_type(model_name), mode=mode),
+        decode_head=dict(type='MaskClipHead', class_names=classes, templates=templates,
+                         key_smoothing=key_smoothing, prompt_denoising=prompt_denoising,
+                         **head_options),
+        test_cfg=test_cfg or dict(mode='whole'))

@@ -1,0 +1,3 @@
+from .maskclip_segmentor import MaskClipSegmentor
+
+__all__ = ['MaskClipSegmentor']

@@ -1,0 +1,80 @@
+"""Class vocabularies: one class per line, comma-separated synonyms.
+
+A vocabulary is a list of classes, each a list of one or more names; prediction takes the maximum
+over a class's names. Built-in files live in ``maskclip/text/class_names/`` and are referred to by
+their stem (``'voc20'``, ``'pascal_context_59'``, ...).
+"""
+from __future__ import annotations
+
+import os.path as osp
+from glob import glob
+from typing import Sequence, Union
+
+CLASS_NAME_DIR = osp.join(osp.dirname(__file__), 'class_names')
+
+Vocabulary = tuple[tuple[str, ...], ...]
+
+
+def builtin_vocabularies() -> list[str]:
+    """Names of the shipped class-name files."""
+    return sorted(osp.splitext(osp.basename(p))[0] for p in glob(osp.join(CLASS_NAME_DIR, '*.txt')))
+
+
+def parse_class_line(line: str) -> tuple[str, ...]:
+    """``'person, people'`` -> ``('person', 'people')``."""
+    return tuple(name.strip() for name in line.split(','))
+
+
+def read_class_file(path: str) -> Vocabulary:
+    """Read a class-name file; blank lines and lines starting with '#' are skipped."""
+    with open(path, encoding='utf-8') as f:
+        lines = [line.rstrip('\n') for line in f]
+    classes = [parse_class_line(line) for line in lines
+               if line.strip() and not line.lstrip().startswith('#')]
+    return validate_vocabulary(classes, source=path)
+
+
+def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]]) -> Vocabulary:
+    """A vocabulary from a built-in name, a file path, or a list of classes.
+
+    List items are a class name (``'car'``), comma-separated synonyms (``'person, people'``) or a
+    list of synonyms (``['person', 'people']``).
+    """
+    if isinstance(spec, str):
+        if osp.isfile(spec):
+            return read_class_file(spec)
+        builtin = osp.join(CLASS_NAME_DIR, f'{spec}.txt')
+        if osp.isfile(builtin):
+            return read_class_file(builtin)
+        raise FileNotFoundError(
+            f"Class names '{spec}' are neither a file nor a built-in vocabulary. Built-ins: "
+            f"{', '.join(builtin_vocabularies())}; or pass a list of names or a text file with "
+            'one class per line (comma-separated synonyms).')
+    classes = [parse_class_line(item) if isinstance(item, str) else tuple(
+        str(name).strip() for name in item) for item in spec]
+    return validate_vocabulary(classes, source='the class list')
+
+
+def validate_vocabulary(classes: Sequence[Sequence[str]], source: str) -> Vocabulary:
+    """Reject empty vocabularies, empty names and names used twice (they make argmax ambiguous)."""
+    if not classes:
+        raise ValueError(f'{source} holds no class names; give at least one class.')
+    seen: dict[str, int] = {}
+    for index, names in enumerate(classes):
+        if not names or any(not name for name in names):
+            raise ValueError(f'{source}: class {index} has an empty name ({list(names)!r}); remove '
+                             'stray commas or blank entries.')
+        for name in names:
+            key = name.lower()
+            if key in seen:
+                where = 'twice in the same class' if seen[key] == index else \
+                    f'in classes {seen[key]} and {index}'
+                raise ValueError(f"{source}: the name '{name}' appears {where}; class names must "
+                                 'be unique so that every pixel has one answer.')
+            seen[key] = index
+    return tuple(tuple(names) for names in classes)
+
+
+def primary_names(vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The first name of every class (what tables and legends show)."""
+    return tuple(names[0] for names in vocabulary)

@@ -1,0 +1,89 @@
+"""Text embeddings of class vocabularies: template averaging and an on-disk cache."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from maskclip.clip import ClipSpec, load_clip
+
+from .class_names import Vocabulary
+
+logger = logging.getLogger(__name__)
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> str:
+    """``$MASKCLIP_CACHE_DIR/text_embeddings`` or ``~/.cache/maskclip/text_embeddings``."""
+    root = os.environ.get('MASKCLIP_CACHE_DIR') or osp.join(
+        os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'maskclip')
+    return osp.join(root, 'text_embeddings')
+
+
+@torch.no_grad()
+def encode_names(model: torch.nn.Module, tokenizer, names: Sequence[str],
+                 templates: Sequence[str], progress: bool = True,
+                 batch_size: int = 256) -> torch.Tensor:
+    """Embed every name with every template; return (len(names), C) unit vectors.
+
+    A name's embedding is the mean of its L2-normalised template embeddings, normalised again.
+    """
+    prompts = [template.format(name) for name in names for template in templates]
+    chunks = []
+    bar = tqdm(total=len(names), desc='text embeddings', unit='class', disable=not progress,
+               leave=False)
+    for start in range(0, len(prompts), batch_size):
+        tokens = tokenizer(prompts[start:start + batch_size])
+        chunks.append(F.normalize(model.encode_text(tokens).float(), dim=-1))
+        bar.n = min(len(names), (start + batch_size) // len(templates))
+        bar.refresh()
+    bar.close()
+    per_prompt = torch.cat(chunks).view(len(names), len(templates), -1)
+    return F.normalize(per_prompt.mean(dim=1), dim=-1)
+
+
+def cache_key(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str]) -> str:
+    """Hash of everything the embeddings depend on: model, weights, templates, class list."""
+    payload = json.dumps(dict(format=CACHE_FORMAT, model=spec.model_name,
+                              weights=spec.weights_id(), quick_gelu=spec.quick_gelu,
+                              templates=list(templates), classes=[list(c) for c in vocabulary]),
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def class_text_embeddings(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str],
+                          cache_dir: Optional[str] = None, use_cache: bool = True,
+                          progress: bool = True) -> torch.Tensor:
+    """(N, C) embeddings of all names of ``vocabulary`` (classes flattened, synonyms in order).
+
+    Read from ``cache_dir`` when present there, else computed with CLIP's text encoder and saved.
+    """
+    names = [name for names in vocabulary for name in names]
+    path = osp.join(cache_dir or default_cache_dir(),
+                    f'{spec.model_name}-{cache_key(spec, vocabulary, templates)}.pt')
+    if use_cache and osp.isfile(path):
+        try:
+            cached = torch.load(path, map_location='cpu', weights_only=True)
+            if cached['names'] == names:
+                return cached['embeddings']
+        except Exception as error:  # noqa: BLE001 - a bad cache entry is recomputed
+            logger.warning('Ignoring unreadable text-embedding cache %s (%s)', path, error)
+    logger.info('Encoding %d class names x %d templates with %s', len(names), len(templates),
+                spec.model_name)
+    model = load_clip(**vars(spec))
+    tokenizer = open_clip.get_tokenizer(spec.model_name)
+    embeddings = encode_names(model, tokenizer, names, templates, progress=progress)
+    if use_cache:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        tmp = f'{path}.{os.getpid()}.tmp'
+        torch.save(dict(names=names, embeddings=embeddings), tmp)
+        os.replace(tmp, path)  # atomic: parallel workers never read half a file
+    return embeddings

@@ -1,0 +1,66 @@
+"""Command-line plumbing shared by the tools: choosing CLIP weights and reporting user errors."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from typing import Iterator
+
+WEIGHTS_ENV = 'MASKCLIP_CLIP_WEIGHTS'
+RANDOM_WEIGHTS_BANNER = '\n'.join([
+    '!' * 78,
+    '!!  RANDOM CLIP WEIGHTS (--random-weights): a smoke run of the pipeline only.',
+    '!!  Every number it prints is MEANINGLESS. Supply real weights for results.',
+    '!' * 78])
+
+
+def add_clip_weight_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group('CLIP weights')
+    group.add_argument(
+        '--clip-weights', default=os.environ.get(WEIGHTS_ENV) or None, metavar='PATH_OR_TAG',
+        help='CLIP weights for every CLIP in the config: a local checkpoint file (open_clip state '
+             "dict, OpenAI's .pt, or tools/convert_clip_weights.py output) or an open_clip tag. "
+             f'Default: ${WEIGHTS_ENV} if set, else what the config says (open_clip tag "openai").')
+    group.add_argument(
+        '--random-weights', action='store_true',
+        help='smoke run with random CLIP weights; the numbers are meaningless')
+
+
+def clip_cfgs_of(model_cfg: dict) -> Iterator[dict]:
+    """Every ``clip=dict(...)`` inside a model config (segmentor, TTA wrapper, backbone, heads)."""
+    if not isinstance(model_cfg, dict):
+        return
+    if isinstance(model_cfg.get('clip'), dict):
+        yield model_cfg['clip']
+    for value in model_cfg.values():
+        if isinstance(value, dict):
+            yield from clip_cfgs_of(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from clip_cfgs_of(item)
+
+
+def apply_clip_weight_args(cfg, args) -> None:
+    """Point every CLIP of ``cfg.model`` at ``--clip-weights`` or at random weights."""
+    if args.random_weights and args.clip_weights:
+        raise SystemExit('Give either --clip-weights or --random-weights, not both.')
+    if not (args.random_weights or args.clip_weights):
+        return
+    value = None if args.random_weights else args.clip_weights
+    for clip in clip_cfgs_of(cfg.model):
+        clip['pretrained'] = value
+    if args.random_weights:
+        print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def exit_on_user_error():
+    """Turn errors about the user's input (weights, classes, data layout) into a clean exit."""
+    from maskclip.clip import ClipWeightsError
+    from maskclip.datasets import DatasetLayoutError
+    try:
+        yield
+    except (ClipWeightsError, DatasetLayoutError) as error:
+        print(f'\nERROR: {error}', file=sys.stderr)
+        raise SystemExit(2) from None

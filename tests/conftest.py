@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny random CLIPs, an isolated cache, no network."""
+import os
+
+# Never touch the hub or the user's caches from tests (set before open_clip / hf imports).
+os.environ['HF_HUB_OFFLINE'] = '1'
+os.environ.setdefault('MMSEG_TEST', '1')
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+TINY_VIT = 'tiny-ViT-16-test'
+TINY_RN = 'tiny-RN-test'
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _isolated_cache(tmp_path_factory):
+    os.environ['MASKCLIP_CACHE_DIR'] = str(tmp_path_factory.mktemp('maskclip_cache'))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: longer tests (still run in CI)')

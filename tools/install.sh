@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Idempotent set-up of the pinned stack in a virtual environment.
+#
+#   bash tools/install.sh            # creates/updates $MASKCLIP_VENV (default: ./.venv)
+#
+# - every version comes from requirements/constraints.txt, so nothing moves torch;
+# - mmcv 2.1.0 is compiled with its ops once (~6 min on 2 cores) and the wheel is cached in
+#   $MASKCLIP_WHEEL_CACHE (default ~/.cache/maskclip/wheels/<torch>-<python>/) for later runs;
+# - a stamp of the requirement files makes a repeated run return in about a second.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${MASKCLIP_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+CONSTRAINTS=$ROOT/requirements/constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '[install] %s\n' "$*" >&2; }
+
+stamp_of() {
+  cat "$ROOT/requirements/"*.txt "$ROOT/setup.py" "$ROOT/tools/install.sh" | sha256sum | cut -c1-16
+}
+STAMP_FILE=$VENV/.maskclip-install-stamp
+if [ -x "$VENV/bin/python" ] && [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$(stamp_of)" ]; then
+  log "environment $VENV is up to date"
+  exit 0
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtual environment $VENV with $($PYTHON --version 2>&1)"
+  "$PYTHON" -m venv "$VENV"
+fi
+PY=$VENV/bin/python
+pip_install() { "$PY" -m pip install -q -c "$CONSTRAINTS" "$@"; }
+
+log "installing build tools and the pinned stack (torch, mmengine, mmsegmentation, open_clip)"
+pip_install "setuptools>=77.0.3,<81" wheel
+pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+
+if "$PY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
+  log "mmcv 2.1.0 with ops already installed"
+else
+  TAG=$("$PY" -c "import sys, torch; print(f'torch{torch.__version__}-cp{sys.version_info[0]}{sys.version_info[1]}')")
+  WHEELS=${MASKCLIP_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/maskclip/wheels}/$TAG
+  mkdir -p "$WHEELS"
+  WHEEL=$(ls "$WHEELS"/mmcv-2.1.0-*.whl 2>/dev/null | head -n 1 || true)
+  if [ -z "$WHEEL" ]; then
+    log "building mmcv 2.1.0 with ops against $TAG (about 6 minutes on 2 cores; cached afterwards in $WHEELS)"
+    MMCV_WITH_OPS=1 CFLAGS=-g0 MAX_JOBS=${MAX_JOBS:-2} \
+      "$PY" -m pip wheel -q --no-build-isolation --no-deps -c "$CONSTRAINTS" -w "$WHEELS" mmcv==2.1.0
+    WHEEL=$(ls "$WHEELS"/mmcv-2.1.0-*.whl | head -n 1)
+  else
+    log "reusing cached mmcv wheel $WHEEL"
+  fi
+  pip_install "$WHEEL"
+fi
+
+log "installing this repository (editable)"
+"$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
+"$PY" - <<'PY'
+import mmcv, mmcv.ops, mmseg, mmengine, open_clip, torch, maskclip  # noqa: F401
+print(f'[install] ok: torch {torch.__version__}, mmcv {mmcv.__version__}, mmseg {mmseg.__version__}, '
+      f'mmengine {mmengine.__version__}, open_clip {open_clip.__version__}')
+PY
+stamp_of > "$STAMP_FILE"
