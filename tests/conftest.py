@@ -24,5 +24,3 @@ def _deterministic():
     yield
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: longer tests (still run in CI)')

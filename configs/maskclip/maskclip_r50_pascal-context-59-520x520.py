@@ -5,3 +5,4 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
 ]
 model = dict(decode_head=dict(class_names='pascal_context_59'))
+train_dataloader = None  # training-free: evaluation only

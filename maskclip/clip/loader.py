@@ -204,17 +204,37 @@ def _load_file(spec: ClipSpec, name: str) -> torch.nn.Module:
     return model
 
 
-def _load_tag(spec: ClipSpec, name: str) -> torch.nn.Module:
+def _tag_cfg(spec: ClipSpec, name: str) -> dict:
     tags = open_clip.list_pretrained_tags_by_model(name)
     if spec.pretrained not in tags:
         raise ClipWeightsError(
             f"'{spec.pretrained}' is neither an existing file nor an open_clip tag of '{name}'. "
             f"Tags of '{name}': {', '.join(tags) or 'none'}. A local path must point to a file.")
-    pretrained_cfg = open_clip.get_pretrained_cfg(name, spec.pretrained)
-    if not _tag_is_available(pretrained_cfg):
+    return open_clip.get_pretrained_cfg(name, spec.pretrained)
+
+
+def check_weights(spec: ClipSpec) -> str:
+    """Check, without loading, that ``spec`` can be built; return ``'random'``, ``'file'`` or ``'tag'``.
+
+    Raises :class:`ClipWeightsError` (or ``ValueError`` for an unknown model name) within seconds.
+    """
+    name = check_model_name(spec.model_name)
+    if spec.is_random:
+        return 'random'
+    if osp.isfile(str(spec.pretrained)):
+        return 'file'
+    if osp.splitext(str(spec.pretrained))[1] in ('.pt', '.pth', '.bin', '.safetensors') \
+            or os.sep in str(spec.pretrained):
+        raise ClipWeightsError(f'CLIP weight file not found: {spec.pretrained}\n{_weights_help(spec)}')
+    if not _tag_is_available(_tag_cfg(spec, name)):
         raise ClipWeightsError(
             f"The CLIP weights '{name}' / '{spec.pretrained}' are not in open_clip's cache and the "
             f"download host cannot be reached.\n{_weights_help(spec)}")
+    return 'tag'
+
+
+def _load_tag(spec: ClipSpec, name: str) -> torch.nn.Module:
+    pretrained_cfg = _tag_cfg(spec, name)
     quick_gelu = spec.quick_gelu if spec.quick_gelu is not None else bool(
         pretrained_cfg.get('quick_gelu', False))
     try:
@@ -225,17 +245,15 @@ def _load_tag(spec: ClipSpec, name: str) -> torch.nn.Module:
 
 def _load_uncached(spec: ClipSpec) -> torch.nn.Module:
     name = check_model_name(spec.model_name)
-    if spec.is_random:
+    source = check_weights(spec)
+    if source == 'random':
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(spec.seed)
             model = _create(name, bool(spec.quick_gelu))
         logger.warning('CLIP %s has RANDOM weights (seed %d): predictions are meaningless.',
                        name, spec.seed)
-    elif osp.isfile(str(spec.pretrained)):
+    elif source == 'file':
         model = _load_file(spec, name)
-    elif osp.splitext(str(spec.pretrained))[1] in ('.pt', '.pth', '.bin', '.safetensors') \
-            or os.sep in str(spec.pretrained):
-        raise ClipWeightsError(f'CLIP weight file not found: {spec.pretrained}\n{_weights_help(spec)}')
     else:
         model = _load_tag(spec, name)
     model.eval().requires_grad_(False)

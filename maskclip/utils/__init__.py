@@ -1,5 +1,5 @@
 from .cli import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args, apply_clip_weight_args,
-                  clip_cfgs_of, exit_on_user_error)
+                  check_clip_weights, clip_cfgs_of, exit_on_user_error)
 
 __all__ = ['RANDOM_WEIGHTS_BANNER', 'add_clip_weight_args', 'apply_clip_weight_args',
-           'clip_cfgs_of', 'exit_on_user_error']
+           'check_clip_weights', 'clip_cfgs_of', 'exit_on_user_error']

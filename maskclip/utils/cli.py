@@ -54,6 +54,13 @@ def apply_clip_weight_args(cfg, args) -> None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
 
 
+def check_clip_weights(model_cfg: dict) -> None:
+    """Fail within seconds, before anything is built, if a CLIP of the config has no weights."""
+    from maskclip.clip import ClipSpec, check_weights
+    for clip in clip_cfgs_of(model_cfg):
+        check_weights(ClipSpec.from_cfg(clip))
+
+
 @contextlib.contextmanager
 def exit_on_user_error():
     """Turn errors about the user's input (weights, classes, data layout) into a clean exit."""
@@ -61,6 +68,6 @@ def exit_on_user_error():
     from maskclip.datasets import DatasetLayoutError
     try:
         yield
-    except (ClipWeightsError, DatasetLayoutError) as error:
+    except (ClipWeightsError, DatasetLayoutError, ValueError) as error:
         print(f'\nERROR: {error}', file=sys.stderr)
         raise SystemExit(2) from None
