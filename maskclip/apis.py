@@ -10,6 +10,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
+from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
@@ -85,4 +86,6 @@ def create_segmenter(model_name: str = 'ViT-B-16',
     register_all_modules(init_default_scope=False)
     cfg = maskclip_model_cfg(model_name, pretrained, classes, templates, key_smoothing,
                              prompt_denoising, mode, **head_options)
-    return Segmenter(MODELS.build(cfg)).to(device)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg)
+    return Segmenter(model).to(device)

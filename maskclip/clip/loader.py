@@ -156,8 +156,14 @@ def _read_state_dict(path: str) -> tuple[dict, dict]:
                           if k not in ('input_resolution', 'context_length', 'vocab_size')}
             return state_dict, {'quick_gelu': True, 'source': 'openai-torchscript'}
         if path.endswith('.safetensors'):
+            from safetensors import safe_open
             from safetensors.torch import load_file
-            return load_file(path, device='cpu'), {}
+            with safe_open(path, 'pt') as f:  # our converted files keep META_KEY's fields here
+                meta = {k: v for k, v in (f.metadata() or {}).items()
+                        if k in ('model_name', 'quick_gelu')}
+            if 'quick_gelu' in meta:
+                meta['quick_gelu'] = meta['quick_gelu'] == 'True'
+            return load_file(path, device='cpu'), meta
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # noqa: BLE001 - every reader error means the same thing here
         raise ClipWeightsError(

@@ -82,6 +82,13 @@ def cache_key(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str]) 
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
+def cache_path(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str],
+               cache_dir: Optional[str] = None) -> str:
+    """The file where :func:`class_text_embeddings` keeps these embeddings."""
+    return osp.join(cache_dir or default_cache_dir(),
+                    f'{spec.model_name}-{cache_key(spec, vocabulary, templates)}.pt')
+
+
 def class_text_embeddings(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str],
                           cache_dir: Optional[str] = None, use_cache: bool = True,
                           progress: bool = True) -> torch.Tensor:
@@ -90,8 +97,7 @@ def class_text_embeddings(spec: ClipSpec, vocabulary: Vocabulary, templates: Seq
     Read from ``cache_dir`` when present there, else computed with CLIP's text encoder and saved.
     """
     names = [name for names in vocabulary for name in names]
-    path = osp.join(cache_dir or default_cache_dir(),
-                    f'{spec.model_name}-{cache_key(spec, vocabulary, templates)}.pt')
+    path = cache_path(spec, vocabulary, templates, cache_dir)
     if use_cache and osp.isfile(path):
         try:
             cached = torch.load(path, map_location='cpu', weights_only=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from mmengine.config import ConfigDict
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 
@@ -20,6 +21,8 @@ class MaskClipSegmentor(EncoderDecoder):
         if clip is not None:
             backbone = dict(backbone, clip=backbone.get('clip', clip))
             decode_head = dict(decode_head, clip=decode_head.get('clip', clip))
+        # mmseg reads test_cfg by attribute; plain dicts come from the Python API
+        kwargs['test_cfg'] = ConfigDict(kwargs.get('test_cfg') or dict(mode='whole'))
         super().__init__(backbone=backbone, decode_head=decode_head, **kwargs)
         if self.backbone.embed_dim != self.decode_head.in_channels:
             raise ValueError(

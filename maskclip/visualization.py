@@ -1,0 +1,163 @@
+"""Small drawing helpers for label maps: palette, colour mask, overlay, legend, image loading.
+
+All images are numpy arrays: ``(H, W, 3) uint8`` RGB, label maps ``(H, W)`` integer class indices.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Optional, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
+#: Hand-picked, well separated colours for the first classes (Kelly's / tab10-like), RGB.
+BASE_PALETTE = (
+    (230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+    (0, 128, 128), (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0),
+    (170, 255, 195), (128, 128, 0), (255, 215, 180), (0, 0, 128), (128, 128, 128),
+)
+#: Seed of the extra colours generated beyond ``BASE_PALETTE``.
+PALETTE_SEED = 0
+#: Text colour of classes that are absent from a prediction in :func:`draw_legend`.
+ABSENT_TEXT = (160, 160, 160)
+
+
+def palette(num_classes: int) -> np.ndarray:
+    """``(num_classes, 3) uint8``: ``BASE_PALETTE``, then distinct colours from a fixed seed."""
+    colours = [tuple(c) for c in BASE_PALETTE[:num_classes]]
+    seen = set(colours)
+    rng = np.random.RandomState(PALETTE_SEED)
+    while len(colours) < num_classes:
+        colour = tuple(int(v) for v in rng.randint(0, 256, size=3))
+        if colour not in seen:
+            seen.add(colour)
+            colours.append(colour)
+    return np.array(colours, dtype=np.uint8).reshape(num_classes, 3)
+
+
+def colorize(labels, colours: np.ndarray) -> np.ndarray:
+    """``(H, W)`` class indices -> ``(H, W, 3) uint8``; index ``i`` gets ``colours[i]``."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f'Expected an (H, W) label map, got shape {labels.shape}.')
+    if labels.size and (labels.min() < 0 or labels.max() >= len(colours)):
+        raise ValueError(f'Label values {labels.min()}..{labels.max()} fall outside the '
+                         f'{len(colours)} palette colours.')
+    return np.asarray(colours, dtype=np.uint8)[labels]
+
+
+def overlay(image: np.ndarray, mask: np.ndarray, opacity: float = 0.5) -> np.ndarray:
+    """Blend: ``round((1 - opacity) * image + opacity * mask)`` per channel, as uint8."""
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f'opacity must lie in [0, 1], got {opacity}.')
+    image, mask = np.asarray(image), np.asarray(mask)
+    if image.shape != mask.shape:
+        raise ValueError(f'Image {image.shape} and mask {mask.shape} differ in shape.')
+    blend = (1.0 - opacity) * image.astype(np.float64) + opacity * mask.astype(np.float64)
+    return np.clip(np.round(blend), 0, 255).astype(np.uint8)
+
+
+def class_fractions(labels, num_classes: int) -> np.ndarray:
+    """Fraction of pixels of each class, ``(num_classes,)`` float summing to 1."""
+    labels = np.asarray(labels).ravel()
+    counts = np.bincount(labels, minlength=num_classes)[:num_classes]
+    return counts / max(labels.size, 1)
+
+
+def draw_legend(names: Sequence[str], colours: np.ndarray,
+                fractions: Optional[Sequence[float]] = None, font_size: int = 14) -> np.ndarray:
+    """A legend image: one row per class, a colour swatch and the name, in Pillow's default font.
+
+    With ``fractions``, classes present in the prediction come first (largest first) with their
+    pixel share; absent classes follow, with a grey name and ``(absent)``.
+    """
+    order = list(range(len(names)))
+    rows = []
+    if fractions is None:
+        rows = [(i, names[i], True) for i in order]
+    else:
+        present = sorted((i for i in order if fractions[i] > 0), key=lambda i: -fractions[i])
+        rows = [(i, f'{names[i]}  {100 * fractions[i]:.1f}%', True) for i in present]
+        rows += [(i, f'{names[i]}  (absent)', False) for i in order if fractions[i] <= 0]
+    font = _default_font(font_size)
+    pad, swatch = 8, font_size + 4
+    row_h = swatch + 6
+    measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+    text_w = max([int(np.ceil(measure.textlength(text, font=font))) for _, text, _ in rows] + [1])
+    width = pad + swatch + pad + text_w + pad
+    height = pad + row_h * len(rows) + pad - 6
+    legend = Image.new('RGB', (width, max(height, 1)), (255, 255, 255))
+    draw = ImageDraw.Draw(legend)
+    for row, (i, text, is_present) in enumerate(rows):
+        y = pad + row * row_h
+        draw.rectangle([pad, y, pad + swatch - 1, y + swatch - 1],
+                       fill=tuple(int(v) for v in colours[i]), outline=(0, 0, 0))
+        draw.text((pad + swatch + pad, y + swatch / 2), text, anchor='lm', font=font,
+                  fill=(0, 0, 0) if is_present else ABSENT_TEXT)
+    return np.asarray(legend)
+
+
+def _default_font(size: int):
+    try:
+        return ImageFont.load_default(size=size)  # scalable with FreeType (Pillow >= 10.1)
+    except (TypeError, ImportError, OSError):
+        return ImageFont.load_default()
+
+
+#: What :func:`load_rgb` reads (Pillow's readers); shown in its error messages.
+SUPPORTED_FORMATS = 'JPEG, PNG (8/16-bit, grayscale, palette, RGBA), BMP, GIF, TIFF, WebP'
+
+
+@contextlib.contextmanager
+def _image_errors(path: str):
+    """Turn the ways reading ``path`` fails into a ``ValueError`` that names the file."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ValueError(f'Image not found: {path}') from None
+    except IsADirectoryError:
+        raise ValueError(f'Not an image file but a directory: {path}') from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as error:
+        raise ValueError(f'Cannot read the image {path} ({error}); supported formats: '
+                         f'{SUPPORTED_FORMATS}.') from None
+
+
+def check_image(path: str) -> None:
+    """Raise ``ValueError`` naming ``path`` unless it exists and has a readable image header."""
+    with _image_errors(path), Image.open(path):
+        pass
+
+
+def load_rgb(path: str) -> np.ndarray:
+    """Read an image as ``(H, W, 3) uint8`` RGB, as it is displayed (EXIF orientation applied).
+
+    Grayscale and palette images are expanded to RGB, transparency is composited on white, and
+    16-bit images are scaled to 8 bits (``value / 257``). Raises ``ValueError`` naming the file
+    if it is missing or cannot be decoded.
+    """
+    with _image_errors(path), Image.open(path) as image:
+        image.load()
+        return to_rgb(ImageOps.exif_transpose(image))
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """A PIL image of any mode -> ``(H, W, 3) uint8`` RGB (see :func:`load_rgb`)."""
+    if image.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):
+        gray = np.asarray(image, dtype=np.float64)
+        top = gray.max(initial=0)
+        if image.mode.startswith('I;16') or 255 < top <= 65535:
+            gray = gray / 257.0
+        elif image.mode == 'F' and gray.min(initial=0) >= 0 and top <= 1.0:  # 0..1 floats
+            gray = gray * 255.0
+        elif top > 65535 or gray.min(initial=0) < 0:  # 32-bit / float data: stretch to 0..255
+            low = gray.min()
+            gray = (gray - low) * (255.0 / max(top - low, 1e-12))
+        gray = np.clip(np.round(gray), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or (
+            image.mode == 'P' and 'transparency' in image.info):
+        rgba = image.convert('RGBA')
+        background = Image.new('RGBA', rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert('RGB'))
