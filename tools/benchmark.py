@@ -1,0 +1,107 @@
+"""Speed of MaskCLIP's dense forward against open_clip's ``encode_image`` at the same resolution.
+
+    python tools/benchmark.py [--model ViT-B-16] [--size 448] [--batch 1] [--repeats 20]
+        [--modes maskclip baseline] [--head] [--device cpu] [--threads N]
+
+Both run side by side in one process, interleaved repeat by repeat so that machine drift hits
+both alike; the table gives median milliseconds and the ratio ours / encode_image. Weights do not
+change the cost, so both use the same random weights (no download).
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import time
+
+import open_clip
+import torch
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from maskclip.clip import load_clip  # noqa: E402
+from maskclip.models import MaskClipHead  # noqa: E402
+from maskclip.models.builder import encoder_type  # noqa: E402
+from maskclip.models.backbones import MaskClipResNet, MaskClipViT  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', default='ViT-B-16', help='open_clip model name')
+    parser.add_argument('--size', type=int, default=448, help='square input size in pixels')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--modes', nargs='+', default=['maskclip'],
+                        choices=['maskclip', 'baseline'])
+    parser.add_argument('--head', action='store_true',
+                        help='also time backbone + head (59 classes, with KS and PD)')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    return parser.parse_args(argv)
+
+
+def reference_encoder(model_name: str, size: int, clip: torch.nn.Module) -> torch.nn.Module:
+    """open_clip's image tower built natively at ``size`` with ``clip``'s weights.
+
+    The positional embedding is resized by open_clip's own loader, so ``encode_image`` runs at
+    ``size`` without any interpolation of ours.
+    """
+    model = open_clip.create_model(model_name, pretrained=None, force_image_size=size)
+    state = clip.state_dict()
+    open_clip.factory.resize_pos_embed(state, model)
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False)
+
+
+def sync(device):
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize()
+
+
+@torch.no_grad()
+def time_interleaved(fns: dict, x: torch.Tensor, repeats: int, warmup: int, device) -> dict:
+    """Median seconds of each function, running them in turn each repeat."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn(x)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            sync(device)
+            start = time.perf_counter()
+            fn(x)
+            sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clip = load_clip(args.model, None)
+    reference = reference_encoder(args.model, args.size, clip).to(args.device)
+    encoder_cls = MaskClipResNet if encoder_type(args.model) == 'MaskClipResNet' else MaskClipViT
+    fns = {'open_clip encode_image': reference.encode_image}
+    for mode in args.modes:
+        encoder = encoder_cls(dict(model_name=args.model, pretrained=None), mode=mode)
+        fns[f'ours, {mode} dense forward'] = encoder.to(args.device)
+        if args.head:
+            head = MaskClipHead(class_names='pascal_context_59', templates='single',
+                                clip=dict(model_name=args.model, pretrained=None),
+                                key_smoothing=True, prompt_denoising=True).to(args.device)
+            fns[f'ours, {mode} + head (59 classes, KS+PD)'] = \
+                lambda x, e=encoder, h=head: h(e(x))
+    x = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
+    medians = time_interleaved(fns, x, args.repeats, args.warmup, args.device)
+    base = medians['open_clip encode_image']
+    print(f'\n{args.model} at {args.size}x{args.size}, batch {args.batch}, {args.device}, '
+          f'{torch.get_num_threads()} threads, median of {args.repeats} interleaved repeats')
+    print(f"{'path':<42}{'ms':>10}{'ratio':>9}")
+    for name, seconds in medians.items():
+        print(f'{name:<42}{seconds * 1e3:>10.1f}{seconds / base:>8.3f}x')
+    return medians
+
+
+if __name__ == '__main__':
+    main()
