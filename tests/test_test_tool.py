@@ -115,3 +115,21 @@ def test_benchmark_tool_reports_every_path(capsys):
     assert len(medians) == 5 and all(t > 0 for t in medians.values())
     out = capsys.readouterr().out
     assert 'open_clip encode_image' in out and '1.000x' in out
+
+
+def test_dist_test_two_cpu_processes_match_one(tmp_path, env):
+    """tools/dist_test.sh over torchrun (gloo on CPU): same metrics, each image scored once."""
+    args = ['--random-weights', '--cfg-options', f'model.clip.model_name={TINY_VIT}']
+    single = run_test_tool(CONFIG, *args, '--work-dir', str(tmp_path / 'one'), env=env)
+    dist = subprocess.run(['bash', 'tools/dist_test.sh', CONFIG, '2', *args, '--work-dir',
+                           str(tmp_path / 'two'), '--out', str(tmp_path / 'pred')],
+                          cwd=ROOT, env=dict(env, PORT='29633', PYTHON=sys.executable),
+                          capture_output=True, text=True, timeout=600)
+    assert dist.returncode == 0, dist.stderr[-3000:]
+    pattern = r'Iter\(test\) \[(\d+)/\d+\]\s+aAcc: ([\d.]+)\s+mIoU: ([\d.]+)'
+    one = re.findall(pattern, single.stdout + single.stderr)
+    two = re.findall(pattern, dist.stdout + dist.stderr)
+    assert one and two
+    assert one[-1][0] == '8' and two[-1][0] == '4'  # 8 images split over two processes
+    assert one[-1][1:] == two[-1][1:]
+    assert len(os.listdir(tmp_path / 'pred')) == 8

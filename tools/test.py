@@ -17,7 +17,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from maskclip.datasets import check_dataset_layout  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            apply_clip_weight_args, check_clip_weights, exit_on_user_error)
+                            apply_clip_weight_args, check_clip_weights, exit_on_user_error,
+                            init_cpu_process_group)
 
 
 def parse_args(argv=None):
@@ -83,6 +84,7 @@ def main(argv=None):
         cfg = build_cfg(args)
         check_clip_weights(cfg.model)
         check_dataset_layout(cfg.test_dataloader.dataset)
+        init_cpu_process_group(args.launcher)
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
     if args.random_weights:

@@ -1,4 +1,5 @@
-"""Runner hooks registered into mmseg's HOOKS registry."""
+"""Runner hooks and model wrappers registered into mmengine / mmseg registries."""
 from .hooks import ClassVocabularyCheckHook
+from .wrappers import InferenceOnlyWrapper
 
-__all__ = ['ClassVocabularyCheckHook']
+__all__ = ['ClassVocabularyCheckHook', 'InferenceOnlyWrapper']
