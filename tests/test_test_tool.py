@@ -43,10 +43,10 @@ def direct_miou(pred_dir, num_classes):
 
 
 def test_sample_evaluation_with_random_tiny_clip(tmp_path, env):
-    out = tmp_path / 'pred'
+    out, show = tmp_path / 'pred', tmp_path / 'show'
     result = run_test_tool(CONFIG, '--random-weights', '--work-dir', str(tmp_path / 'work'),
-                           '--out', str(out), '--cfg-options', f'model.clip.model_name={TINY_VIT}',
-                           env=env)
+                           '--out', str(out), '--show-dir', str(show),
+                           '--cfg-options', f'model.clip.model_name={TINY_VIT}', env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert 'RANDOM CLIP WEIGHTS' in result.stderr and 'MEANINGLESS' in result.stderr
@@ -55,6 +55,8 @@ def test_sample_evaluation_with_random_tiny_clip(tmp_path, env):
     miou = float(re.search(r'mIoU: ([\d.]+)', log).group(1))
     assert len(os.listdir(out)) == 8
     assert miou == pytest.approx(direct_miou(str(out), 8), abs=0.01)
+    drawings = [f for _, _, files in os.walk(show) for f in files if f.endswith('.png')]
+    assert len(drawings) == 8  # --show-dir: one image | prediction drawing per test image
 
 
 def test_missing_weights_fail_fast_with_instructions(tmp_path, env):

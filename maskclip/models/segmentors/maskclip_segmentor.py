@@ -7,6 +7,8 @@ from mmengine.config import ConfigDict
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 
+from maskclip.clip import clear_cache
+
 
 @MODELS.register_module()
 class MaskClipSegmentor(EncoderDecoder):
@@ -29,6 +31,7 @@ class MaskClipSegmentor(EncoderDecoder):
                 f'The backbone gives {self.backbone.embed_dim}-d features but the head\'s text '
                 f'embeddings are {self.decode_head.in_channels}-d: backbone and head must use the '
                 'same CLIP model.')
+        clear_cache()  # backbone and head hold what they need; free the shared CLIP
 
     @property
     def class_names(self):
