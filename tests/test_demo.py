@@ -1,0 +1,296 @@
+"""tools/demo.py end to end (tiny random CLIP) and the helpers of maskclip/visualization.py."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maskclip import visualization as vis
+from maskclip.utils import RANDOM_WEIGHTS_BANNER
+
+from .conftest import TINY_VIT
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO = osp.join(ROOT, 'tools', 'demo.py')
+OPACITY = 0.3
+# what --classes "cat,dog" --background "sky,wall" means
+VOCABULARY = [['cat'], ['dog'], ['sky', 'wall']]
+
+
+def load_demo_module():
+    spec = importlib.util.spec_from_file_location('maskclip_demo_tool', DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_demo(args, cache_dir):
+    env = dict(os.environ, HF_HUB_OFFLINE='1', MASKCLIP_CACHE_DIR=str(cache_dir))
+    env.pop('MASKCLIP_CLIP_WEIGHTS', None)
+    return subprocess.run([sys.executable, DEMO, *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+
+
+def structured_rgb(h, w, seed):
+    """Blocks of colour plus a gradient, so the prediction is not one class everywhere."""
+    rng = np.random.RandomState(seed)
+    blocks = rng.randint(0, 256, size=(4, 4, 3))
+    rows = np.minimum(np.arange(h) * 4 // h, 3)
+    cols = np.minimum(np.arange(w) * 4 // w, 3)
+    image = blocks[rows][:, cols].astype(np.float64)
+    image += np.linspace(0, 60, w)[None, :, None]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope='module')
+def demo_run(tmp_path_factory):
+    """One demo call on four kinds of image; returns (result, out_dir, {stem: expected RGB})."""
+    root = tmp_path_factory.mktemp('demo')
+    expected = {}
+
+    rgb = structured_rgb(50, 70, 1)
+    Image.fromarray(rgb).save(root / 'photo.jpg', quality=95)
+    expected['photo'] = np.asarray(Image.open(root / 'photo.jpg').convert('RGB'))
+
+    gray = structured_rgb(33, 47, 2)[:, :, 0]
+    Image.fromarray(gray, mode='L').save(root / 'gray.png')
+    expected['gray'] = np.repeat(gray[:, :, None], 3, axis=2)
+
+    rgba = np.dstack([structured_rgb(64, 64, 3), np.zeros((64, 64), np.uint8)])
+    rgba[:, 32:, 3] = 255  # left half fully transparent: composited on white
+    Image.fromarray(rgba, mode='RGBA').save(root / 'transparent.png')
+    expected['transparent'] = np.where(rgba[:, :, 3:] == 255, rgba[:, :, :3], 255).astype(np.uint8)
+
+    deep = (structured_rgb(40, 30, 4)[:, :, 1].astype(np.uint16) * 257
+            + np.arange(30, dtype=np.uint16)[None, :] * 3)  # uses the low byte too
+    Image.fromarray(deep).save(root / 'deep16.png')
+    assert Image.open(root / 'deep16.png').mode.startswith('I')  # really a 16-bit PNG
+    expected['deep16'] = np.repeat(np.round(deep / 257).astype(np.uint8)[:, :, None], 3, axis=2)
+
+    paths = [str(root / name) for name in
+             ('photo.jpg', 'gray.png', 'transparent.png', 'deep16.png')]
+    out_dir = root / 'out'
+    result = run_demo([*paths, '--model', TINY_VIT, '--random-weights', '--classes', 'cat,dog',
+                       '--background', 'sky,wall', '--opacity', str(OPACITY),
+                       '--out-dir', str(out_dir)], root / 'cache')
+    return result, out_dir, expected
+
+
+def read_png(path):
+    return np.asarray(Image.open(path).convert('RGB'))
+
+
+def test_demo_writes_three_pngs_per_image(demo_run):
+    result, out_dir, expected = demo_run
+    assert result.returncode == 0, result.stderr
+    assert RANDOM_WEIGHTS_BANNER in result.stderr
+    for stem, image in expected.items():
+        for kind in ('mask', 'overlay', 'legend'):
+            assert (out_dir / f'{stem}_{kind}.png').is_file(), (stem, kind)
+        assert Image.open(out_dir / f'{stem}_mask.png').size == image.shape[1::-1]
+        assert Image.open(out_dir / f'{stem}_overlay.png').size == image.shape[1::-1]
+        assert stem in result.stdout
+    assert 'background (sky, wall)' in result.stdout
+
+
+def test_demo_mask_uses_palette_and_overlay_is_the_blend(demo_run):
+    result, out_dir, expected = demo_run
+    assert result.returncode == 0, result.stderr
+    allowed = {tuple(c) for c in vis.palette(3)}
+    for stem, image in expected.items():
+        mask = read_png(out_dir / f'{stem}_mask.png')
+        assert {tuple(c) for c in mask.reshape(-1, 3)} <= allowed, stem
+        want = np.round((1 - OPACITY) * image.astype(np.float64) + OPACITY * mask).astype(np.uint8)
+        np.testing.assert_array_equal(read_png(out_dir / f'{stem}_overlay.png'), want,
+                                      err_msg=stem)
+
+
+def test_demo_mask_is_the_segmenter_prediction(demo_run):
+    import maskclip
+    result, out_dir, expected = demo_run
+    assert result.returncode == 0, result.stderr
+    segmenter = maskclip.create_segmenter(TINY_VIT, pretrained=None, classes=VOCABULARY)
+    colours = vis.palette(3)
+    seen_classes = set()
+    for stem, image in expected.items():
+        labels = segmenter.predict(image).numpy()
+        seen_classes.update(np.unique(labels).tolist())
+        np.testing.assert_array_equal(read_png(out_dir / f'{stem}_mask.png'),
+                                      vis.colorize(labels, colours), err_msg=stem)
+        shares = ', '.join(f'{name} {100 * f:.1f}%' for name, f in sorted(
+            zip(('cat', 'dog', 'background (sky, wall)'), vis.class_fractions(labels, 3)),
+            key=lambda item: -item[1]) if f > 0)
+        assert shares in result.stdout
+    assert len(seen_classes) > 1  # the comparison is not trivially one colour everywhere
+
+
+def test_demo_garbage_image_exits_2_naming_the_file(tmp_path):
+    bad = tmp_path / 'x.png'
+    bad.write_bytes(b'this is not a png at all' * 10)
+    result = run_demo([str(bad), '--model', TINY_VIT, '--random-weights', '--classes', 'cat'],
+                      tmp_path / 'cache')
+    assert result.returncode == 2
+    assert str(bad) in result.stderr and 'PNG' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('classes, message', [
+    ('cat,,dog', 'empty name'),
+    ('cat,cat', "'cat' appears"),
+    ('cat,sky', "'sky' appears"),  # clashes with a background word
+])
+def test_demo_bad_class_names_exit_2(tmp_path, capsys, classes, message):
+    demo = load_demo_module()
+    image = tmp_path / 'a.png'
+    Image.fromarray(structured_rgb(8, 8, 0)).save(image)
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([str(image), '--model', TINY_VIT, '--random-weights', '--classes', classes,
+                   '--background', 'sky,wall', '--out-dir', str(tmp_path / 'out')])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_demo_missing_image_and_weights_exit_2(tmp_path, capsys):
+    demo = load_demo_module()
+    missing = str(tmp_path / 'nowhere.jpg')
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([missing, '--model', TINY_VIT, '--random-weights', '--classes', 'cat'])
+    assert exit_info.value.code == 2
+    assert f'Image not found: {missing}' in capsys.readouterr().err
+
+    image = tmp_path / 'a.png'
+    Image.fromarray(structured_rgb(8, 8, 0)).save(image)
+    weights = str(tmp_path / 'no_such_weights.pt')
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([str(image), '--model', TINY_VIT, '--clip-weights', weights, '--classes', 'cat'])
+    assert exit_info.value.code == 2
+    assert weights in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([str(image), '--clip-weights', weights, '--random-weights', '--classes', 'cat'])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([str(image), '--random-weights', '--classes', 'cat', '--opacity', '1.5'])
+    assert exit_info.value.code == 2
+
+
+def test_build_vocabulary_from_list_file_and_background(tmp_path):
+    demo = load_demo_module()
+    vocabulary, names = demo.build_vocabulary(' cat , dog ', 'sky, wall,floor')
+    assert vocabulary == (('cat',), ('dog',), ('sky', 'wall', 'floor'))
+    assert names == ['cat', 'dog', 'background (sky, wall, floor)']
+    class_file = tmp_path / 'classes.txt'
+    class_file.write_text('# my classes\nperson, people\n\ncar\n')
+    vocabulary, names = demo.build_vocabulary(str(class_file))
+    assert vocabulary == (('person', 'people'), ('car',))
+    assert names == ['person', 'car']
+    assert demo.output_stems(['a/x.jpg', 'b/x.png', 'y.jpg', 'c/x.jpg']) == \
+        ['x', 'x_2', 'y', 'x_3']
+
+
+# --------------------------------------------------------------------- maskclip.visualization
+
+def test_palette_is_fixed_distinct_and_extends():
+    colours = vis.palette(60)
+    assert colours.shape == (60, 3) and colours.dtype == np.uint8
+    np.testing.assert_array_equal(colours[:len(vis.BASE_PALETTE)], np.array(vis.BASE_PALETTE))
+    assert len({tuple(c) for c in colours}) == 60
+    np.testing.assert_array_equal(vis.palette(60), colours)
+    np.testing.assert_array_equal(vis.palette(3), colours[:3])
+    assert vis.palette(0).shape == (0, 3)
+
+
+def test_colorize_maps_index_to_palette_entry():
+    colours = vis.palette(5)
+    labels = np.array([[0, 1, 2], [4, 3, 0]])
+    out = vis.colorize(labels, colours)
+    assert out.shape == (2, 3, 3) and out.dtype == np.uint8
+    for (y, x), label in np.ndenumerate(labels):
+        np.testing.assert_array_equal(out[y, x], colours[label])
+    with pytest.raises(ValueError, match='outside'):
+        vis.colorize(np.array([[5]]), colours)
+    with pytest.raises(ValueError, match='label map'):
+        vis.colorize(np.zeros((2, 2, 1), int), colours)
+
+
+def test_overlay_formula():
+    image = np.array([[[0, 100, 255]]], np.uint8)
+    mask = np.array([[[255, 0, 10]]], np.uint8)
+    np.testing.assert_array_equal(vis.overlay(image, mask, 0.0), image)
+    np.testing.assert_array_equal(vis.overlay(image, mask, 1.0), mask)
+    np.testing.assert_array_equal(vis.overlay(image, mask, 0.25),
+                                  [[[64, 75, 194]]])  # 0.75*img + 0.25*mask, rounded
+    with pytest.raises(ValueError):
+        vis.overlay(image, mask, 1.5)
+    with pytest.raises(ValueError):
+        vis.overlay(image, np.zeros((2, 1, 3), np.uint8))
+
+
+def test_class_fractions():
+    fractions = vis.class_fractions(np.array([[0, 0, 2], [2, 2, 2]]), 4)
+    np.testing.assert_allclose(fractions, [2 / 6, 0, 4 / 6, 0])
+
+
+def test_legend_lists_present_classes_first_and_greys_absent():
+    colours = vis.palette(3)
+    names = ['cat', 'dog', 'a much longer class name']
+    legend = vis.draw_legend(names, colours, fractions=[0.25, 0.0, 0.75])
+    short = vis.draw_legend(names[:2], colours[:2], fractions=[1.0, 0.0])
+    assert legend.ndim == 3 and legend.shape[2] == 3
+    assert legend.shape[0] > short.shape[0] and legend.shape[1] > short.shape[1]
+    # rows: class 2 (75%), class 0 (25%), class 1 (absent); swatch centres hold their colours
+    font_size = 14
+    pad, swatch, row_h = 8, font_size + 4, font_size + 10
+    for row, cls in enumerate([2, 0, 1]):
+        centre = legend[pad + row * row_h + swatch // 2, pad + swatch // 2]
+        np.testing.assert_array_equal(centre, colours[cls])
+    text = legend[:, pad + swatch + pad:]
+    last_row = text[pad + 2 * row_h: pad + 2 * row_h + swatch]
+    first_row = text[pad: pad + swatch]
+    assert first_row.min() < 60  # black text
+    assert last_row.min() >= min(vis.ABSENT_TEXT) - 5  # grey text only
+
+
+@pytest.mark.parametrize('mode', ['I;16', 'LA', 'P', 'F', '1', 'CMYK'])
+def test_to_rgb_handles_image_modes(mode):
+    if mode == 'I;16':
+        image = Image.fromarray(np.array([[0, 257 * 100, 65535]], np.uint16))
+        want = [[0, 100, 255]]
+    elif mode == 'LA':
+        image = Image.fromarray(np.array([[[10, 255], [10, 0]]], np.uint8), mode='LA')
+        want = [[10, 255]]
+    elif mode == 'P':
+        image = Image.new('P', (2, 1))
+        image.putpalette([20, 20, 20, 40, 40, 40] + [0] * 762)
+        image.putpixel((1, 0), 1)
+        image.info['transparency'] = 1
+        want = [[20, 255]]
+    elif mode == 'F':
+        image = Image.fromarray(np.array([[0.0, 0.5, 1.0]], np.float32))
+        want = [[0, 128, 255]]
+    elif mode == '1':
+        image = Image.fromarray(np.array([[0, 255]], np.uint8)).convert('1')
+        want = [[0, 255]]
+    else:
+        image = Image.new('CMYK', (1, 1), (0, 0, 0, 0))
+        want = [[255]]
+    rgb = vis.to_rgb(image)
+    assert rgb.dtype == np.uint8 and rgb.shape == (*np.shape(want), 3)
+    np.testing.assert_array_equal(rgb, np.repeat(np.array(want, np.uint8)[..., None], 3, axis=2))
+
+
+def test_load_rgb_errors_name_the_file(tmp_path):
+    with pytest.raises(ValueError, match='not found'):
+        vis.load_rgb(str(tmp_path / 'missing.png'))
+    bad = tmp_path / 'x.png'
+    bad.write_bytes(b'\x89PNG\r\n\x1a\n' + b'\x00' * 40)  # a PNG signature, then garbage
+    with pytest.raises(ValueError, match='x.png') as error:
+        vis.load_rgb(str(bad))
+    assert 'supported formats' in str(error.value)
+    with pytest.raises(ValueError, match='directory'):
+        vis.check_image(str(tmp_path))
