@@ -133,6 +133,8 @@ def _tag_is_available(pretrained_cfg: dict, timeout: float = 3.0) -> bool:
         host = urlparse(url).hostname
     if not host:
         return False
+    if any(os.environ.get(v) for v in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy')):
+        return True  # behind a proxy a direct connection says nothing: let the download try
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
         return True
