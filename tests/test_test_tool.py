@@ -117,6 +117,9 @@ def test_benchmark_tool_reports_every_path(capsys):
     assert len(medians) == 5 and all(t > 0 for t in medians.values())
     out = capsys.readouterr().out
     assert 'open_clip encode_image' in out and '1.000x' in out
+    # ResNets too: the reference runs natively at the size (attention-pool embedding resized)
+    assert len(benchmark.main(['--model', 'tiny-RN-test', '--size', '96', '--repeats', '1',
+                               '--warmup', '0'])) == 2
 
 
 def test_dist_test_two_cpu_processes_match_one(tmp_path, env):

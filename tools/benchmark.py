@@ -21,7 +21,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from maskclip.clip import load_clip  # noqa: E402
 from maskclip.models import MaskClipHead  # noqa: E402
 from maskclip.models.builder import encoder_type  # noqa: E402
-from maskclip.models.backbones import MaskClipResNet, MaskClipViT  # noqa: E402
+from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,  # noqa: E402
+                                       resize_pos_embed)
 
 
 def parse_args(argv=None):
@@ -43,12 +44,17 @@ def parse_args(argv=None):
 def reference_encoder(model_name: str, size: int, clip: torch.nn.Module) -> torch.nn.Module:
     """open_clip's image tower built natively at ``size`` with ``clip``'s weights.
 
-    The positional embedding is resized by open_clip's own loader, so ``encode_image`` runs at
-    ``size`` without any interpolation of ours.
+    Its positional embedding is resized once here, so ``encode_image`` runs natively at ``size``.
     """
     model = open_clip.create_model(model_name, pretrained=None, force_image_size=size)
     state = clip.state_dict()
-    open_clip.factory.resize_pos_embed(state, model)
+    target = model.state_dict()
+    for key, value in state.items():  # ViT and ResNet attention-pool positional embeddings
+        if key.endswith('positional_embedding') and value.shape != target[key].shape:
+            side, new_side = int((len(value) - 1) ** 0.5), int((len(target[key]) - 1) ** 0.5)
+            grid = value[1:].T.reshape(1, -1, side, side)
+            grid = resize_pos_embed(grid, (new_side, new_side))
+            state[key] = torch.cat([value[:1], grid.flatten(2)[0].T])
     model.load_state_dict(state)
     return model.eval().requires_grad_(False)
 
