@@ -3,15 +3,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
-import torch
-import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
-from maskclip.clip import ClipSpec
 from maskclip.models.backbones.base import ClipFeatures
-from maskclip.models.refinement import key_smooth, prompt_denoise, reduce_synonyms
-from maskclip.text import class_text_embeddings, load_vocabulary, primary_names, resolve_templates
+from maskclip.models.refinement import key_smooth, prompt_denoise
+from maskclip.models.text_classifier import TextClassifier
 
 
 @MODELS.register_module()
@@ -48,40 +45,31 @@ class MaskClipHead(BaseDecodeHead):
                  dropout_ratio: float = 0.0,
                  init_cfg=None,
                  **kwargs):
-        vocabulary = load_vocabulary(class_names)
-        if num_classes is not None and num_classes != len(vocabulary):
+        classifier = TextClassifier(class_names, clip, templates, normalize_features=True,
+                                    cache_dir=text_cache_dir)
+        if num_classes is not None and num_classes != classifier.num_classes:
             raise ValueError(
-                f'num_classes={num_classes} but the class names hold {len(vocabulary)} classes '
-                f'({class_names if isinstance(class_names, str) else "list"}); make them agree.')
-        embeddings = class_text_embeddings(ClipSpec.from_cfg(clip), vocabulary,
-                                           resolve_templates(templates), cache_dir=text_cache_dir)
-        dim = embeddings.shape[1]
+                f'num_classes={num_classes} but the class names hold {classifier.num_classes} '
+                f'classes ({class_names if isinstance(class_names, str) else "list"}); make them '
+                'agree.')
+        dim = classifier.embed_dim
         for name, value in (('in_channels', in_channels), ('channels', channels)):
             if value not in (None, dim):
                 raise ValueError(f'{name}={value} does not match the CLIP embedding size {dim}; '
                                  'leave it unset.')
-        super().__init__(in_channels=dim, channels=dim, num_classes=len(vocabulary),
-                         out_channels=len(vocabulary), dropout_ratio=dropout_ratio,
+        super().__init__(in_channels=dim, channels=dim, num_classes=classifier.num_classes,
+                         out_channels=classifier.num_classes, dropout_ratio=dropout_ratio,
                          init_cfg=init_cfg, **kwargs)
-        del self.conv_seg  # the classifier is the frozen text embeddings
-        self.vocabulary = vocabulary
-        self.class_names = primary_names(vocabulary)
-        name_to_class = [i for i, names in enumerate(vocabulary) for _ in names]
-        self.register_buffer('text_embeddings', embeddings, persistent=False)
-        self.register_buffer('name_to_class', torch.tensor(name_to_class), persistent=False)
+        self.conv_seg = classifier  # the classifier is the frozen text embeddings
+        self.class_names = classifier.class_names
         self.key_smoothing = key_smoothing
         self.ks_threshold = ks_threshold
         self.ks_key_norm = ks_key_norm
         self.prompt_denoising = prompt_denoising
         self.pd_threshold = pd_threshold
 
-    def cls_seg(self, feats: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) features -> (B, K, h, w) cosine logits, max over each class's names."""
-        feats = F.normalize(feats, dim=1)
-        weight = self.text_embeddings.to(feats.dtype)[:, :, None, None]
-        return reduce_synonyms(F.conv2d(feats, weight), self.name_to_class, self.num_classes)
-
-    def forward(self, inputs: ClipFeatures) -> torch.Tensor:
+    def forward(self, inputs: ClipFeatures):
+        """(B, K, h, w) cosine logits (smoothed confidences with key smoothing)."""
         logits = self.cls_seg(inputs.dense)
         if self.prompt_denoising:
             logits = prompt_denoise(logits, self.pd_threshold)

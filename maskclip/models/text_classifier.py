@@ -1,0 +1,67 @@
+"""Text embeddings of a vocabulary used as a frozen 1x1 convolution (MaskCLIP, MaskCLIP+)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maskclip.clip import ClipSpec
+from maskclip.models.refinement import reduce_synonyms
+from maskclip.text import class_text_embeddings, load_vocabulary, primary_names, resolve_templates
+
+
+class TextClassifier(nn.Module):
+    """Classify (B, C, h, w) features by their dot products with class text embeddings.
+
+    The embeddings are frozen buffers, not checkpointed, so a trained model stays
+    open-vocabulary: build it with another class list and it predicts those classes.
+    A class's score is the max over its synonyms.
+
+    Args:
+        class_names: built-in vocabulary name, class-name file or list (see ``load_vocabulary``).
+        clip: ``dict(model_name=..., pretrained=...)`` whose text encoder embeds the prompts.
+        templates: ``'vild'`` (85), ``'single'`` or a list of ``'...{}...'`` strings.
+        normalize_features: L2-normalise features first, so scores are cosines (MaskCLIP).
+        learnable_background: make the embeddings of the class named ``'background'`` trainable,
+            initialised from their text embeddings (MaskCLIP+ option).
+        cache_dir: text-embedding cache directory (default ``~/.cache/maskclip``).
+    """
+
+    def __init__(self, class_names: Union[str, Sequence], clip: Optional[dict],
+                 templates: Union[str, Sequence[str]] = 'vild', normalize_features: bool = True,
+                 learnable_background: bool = False, cache_dir: Optional[str] = None):
+        super().__init__()
+        self.vocabulary = load_vocabulary(class_names)
+        self.class_names = primary_names(self.vocabulary)
+        self.num_classes = len(self.vocabulary)
+        self.normalize_features = normalize_features
+        embeddings = class_text_embeddings(ClipSpec.from_cfg(clip), self.vocabulary,
+                                           resolve_templates(templates), cache_dir=cache_dir)
+        self.embed_dim = embeddings.shape[1]
+        name_to_class = [i for i, names in enumerate(self.vocabulary) for _ in names]
+        self.register_buffer('text_embeddings', embeddings, persistent=False)
+        self.register_buffer('name_to_class', torch.tensor(name_to_class), persistent=False)
+        self.background_rows: Optional[torch.Tensor] = None
+        if learnable_background:
+            if 'background' not in self.class_names:
+                raise ValueError('learnable_background=True needs a class named "background" in '
+                                 f'the vocabulary; it has {list(self.class_names)[:8]}...')
+            index = self.class_names.index('background')
+            rows = torch.nonzero(self.name_to_class == index).flatten()
+            self.register_buffer('background_rows', rows, persistent=False)
+            self.background_embeddings = nn.Parameter(embeddings[rows].clone())
+
+    def weight(self) -> torch.Tensor:
+        """(N, C) unit embeddings of every name, learnable background rows included."""
+        if self.background_rows is None:
+            return self.text_embeddings
+        background = F.normalize(self.background_embeddings, dim=-1)
+        return self.text_embeddings.index_put((self.background_rows,), background)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if self.normalize_features:
+            feats = F.normalize(feats, dim=1)
+        weight = self.weight().to(feats.dtype)[:, :, None, None]
+        return reduce_synonyms(F.conv2d(feats, weight), self.name_to_class, self.num_classes)
