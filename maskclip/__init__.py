@@ -2,7 +2,7 @@
 
 Importing the package registers its models, datasets and hooks into mmseg's registries.
 """
-from . import datasets, engine, models  # noqa: F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
 from .apis import Segmenter, create_segmenter
 
 __version__ = '0.1.0'
