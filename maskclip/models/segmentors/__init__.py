@@ -1,3 +1,4 @@
+from .maskclip_plus import MaskClipPlusSegmentor
 from .maskclip_segmentor import MaskClipSegmentor
 
-__all__ = ['MaskClipSegmentor']
+__all__ = ['MaskClipPlusSegmentor', 'MaskClipSegmentor']

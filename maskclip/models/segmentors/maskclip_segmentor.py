@@ -10,6 +10,11 @@ from mmseg.registry import MODELS
 from maskclip.clip import clear_cache
 
 
+def with_attribute_test_cfg(kwargs: dict) -> dict:
+    """mmseg reads ``test_cfg`` by attribute; plain dicts come from the Python API and tests."""
+    return dict(kwargs, test_cfg=ConfigDict(kwargs.get('test_cfg') or dict(mode='whole')))
+
+
 @MODELS.register_module()
 class MaskClipSegmentor(EncoderDecoder):
     """A CLIP image encoder (backbone) and a text-classifier head built from one CLIP.
@@ -23,9 +28,8 @@ class MaskClipSegmentor(EncoderDecoder):
         if clip is not None:
             backbone = dict(backbone, clip=backbone.get('clip', clip))
             decode_head = dict(decode_head, clip=decode_head.get('clip', clip))
-        # mmseg reads test_cfg by attribute; plain dicts come from the Python API
-        kwargs['test_cfg'] = ConfigDict(kwargs.get('test_cfg') or dict(mode='whole'))
-        super().__init__(backbone=backbone, decode_head=decode_head, **kwargs)
+        super().__init__(backbone=backbone, decode_head=decode_head,
+                         **with_attribute_test_cfg(kwargs))
         if self.backbone.embed_dim != self.decode_head.in_channels:
             raise ValueError(
                 f'The backbone gives {self.backbone.embed_dim}-d features but the head\'s text '

@@ -1,0 +1,185 @@
+"""MaskCLIP+: a segmentation network trained on a frozen teacher's pseudo labels (paper Sec. 3.4)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+from mmengine.logging import MessageHub, print_log
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import add_prefix
+
+from maskclip.clip import clear_cache
+from maskclip.models.text_classifier import TextClassifier
+
+from .maskclip_segmentor import with_attribute_test_cfg
+
+IGNORE = 255
+
+
+def current_iteration() -> int:
+    """The training iteration mmengine's runner is at (0 outside a runner)."""
+    return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)
+
+
+@MODELS.register_module()
+class MaskClipPlusSegmentor(EncoderDecoder):
+    """A student segmentor (e.g. DeepLabv2) learning from a frozen teacher (MaskCLIP).
+
+    Every training step the teacher labels the same preprocessed batch under ``no_grad`` and in
+    eval mode (fp16 on GPU); the student minimises its decode head's loss on those labels.
+
+    * Annotation-free (``unseen_classes=None``): every pixel gets the pseudo label; the ground
+      truth is never read (only the padding of the batch is ignored, from the image shapes).
+    * Transductive zero-shot (``unseen_classes`` given): ground truth of seen classes is kept;
+      pixels whose ground truth is an unseen class are treated as unlabelled and get a pseudo
+      label restricted to the unseen classes. Which unseen class they were never matters.
+    * Self-training: from iteration ``self_training_start`` on, the student's own (detached)
+      predictions replace the teacher's (Algorithm 1).
+
+    The decode head's ``conv_seg`` is replaced by a frozen text-embedding classifier, so the
+    student stays open-vocabulary; the teacher is left out of checkpoints and rebuilt from CLIP.
+
+    Args:
+        teacher: config of the teacher segmentor (a ``MaskClipSegmentor``; any ``EncoderDecoder``
+            works). Its ``decode_head.class_names`` defaults to the student's.
+        text_classifier: ``dict(class_names=..., templates='vild', normalize_features=False,
+            learnable_background=False)``; its ``clip`` defaults to the teacher's.
+        unseen_classes: names or indices of the unseen classes (zero-shot setting).
+        self_training_start: first iteration labelled by the student; ``None``: never.
+        teacher_amp: run the teacher in float16 on CUDA.
+    """
+
+    def __init__(self, teacher: dict, text_classifier: dict, backbone: dict, decode_head: dict,
+                 unseen_classes: Optional[Sequence[Union[str, int]]] = None,
+                 self_training_start: Optional[int] = None, teacher_amp: bool = True, **kwargs):
+        text_classifier = dict(text_classifier)
+        text_classifier.setdefault('clip', teacher.get('clip'))
+        text_classifier.setdefault('normalize_features', False)
+        classifier = TextClassifier(**text_classifier)
+        if decode_head.get('num_classes') not in (None, classifier.num_classes):
+            raise ValueError(f"decode_head.num_classes={decode_head['num_classes']} but the text "
+                             f'classifier has {classifier.num_classes} classes; drop num_classes.')
+        decode_head = dict(decode_head, num_classes=classifier.num_classes,
+                           out_channels=classifier.num_classes)
+        super().__init__(backbone=backbone, decode_head=decode_head,
+                         **with_attribute_test_cfg(kwargs))
+        if self.decode_head.channels != classifier.embed_dim:
+            raise ValueError(
+                f'decode_head.channels={self.decode_head.channels} must equal the CLIP embedding '
+                f'size {classifier.embed_dim}: the head\'s features are classified by text '
+                'embeddings.')
+        self.decode_head.conv_seg = classifier
+        self.class_names = classifier.class_names
+
+        teacher = dict(teacher)
+        if 'decode_head' in teacher:
+            teacher['decode_head'] = dict(teacher['decode_head'])
+            if teacher['decode_head'].get('class_names') is None:
+                teacher['decode_head']['class_names'] = text_classifier['class_names']
+        self.teacher = MODELS.build(teacher).requires_grad_(False).eval()
+        teacher_classes = getattr(self.teacher, 'class_names', None)
+        if teacher_classes is not None and len(teacher_classes) != classifier.num_classes:
+            raise ValueError(f'The teacher predicts {len(teacher_classes)} classes, the student '
+                             f'{classifier.num_classes}: give them the same vocabulary.')
+        clear_cache()
+        self.teacher_amp = teacher_amp
+        self.self_training_start = self_training_start
+        self.unseen_classes = None if unseen_classes is None else self._class_indices(unseen_classes)
+        self._announced_student = False
+        self._register_state_dict_hook(_drop_teacher_weights)
+        self._register_load_state_dict_pre_hook(self._keep_teacher_weights)
+        print_log(f'MaskCLIP+: pseudo labels from the teacher'
+                  + (f' until iteration {self_training_start}, then from the student '
+                     '(self-training)' if self_training_start is not None else '')
+                  + (f'; zero-shot with unseen classes '
+                     f'{[self.class_names[i] for i in self.unseen_classes.tolist()]}'
+                     if self.unseen_classes is not None else '; annotation-free'),
+                  logger='current')
+
+    def _class_indices(self, classes) -> torch.Tensor:
+        lookup = {name.lower(): i for i, name in enumerate(self.class_names)}
+        indices = []
+        for item in classes:
+            if isinstance(item, int):
+                if not 0 <= item < len(self.class_names):
+                    raise ValueError(f'Unseen class index {item} is out of range.')
+                indices.append(item)
+            elif item.lower() in lookup:
+                indices.append(lookup[item.lower()])
+            else:
+                raise ValueError(f"Unseen class '{item}' is not in the vocabulary "
+                                 f'{list(self.class_names)}.')
+        if not indices:
+            raise ValueError('unseen_classes is empty; use None for the annotation-free setting.')
+        return torch.tensor(sorted(set(indices)))
+
+    def train(self, mode: bool = True):
+        """The teacher stays in eval mode (frozen BN statistics, no dropout)."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def _keep_teacher_weights(self, state_dict, prefix, *args):
+        """Checkpoints hold no teacher weights: keep the ones built from CLIP."""
+        for key, value in self.teacher.state_dict().items():
+            state_dict.setdefault(f'{prefix}teacher.{key}', value)
+
+    def labels_from_student(self) -> bool:
+        """Whether this iteration's pseudo labels come from the student (self-training)."""
+        if self.self_training_start is None or current_iteration() < self.self_training_start:
+            return False
+        if not self._announced_student:
+            print_log(f'MaskCLIP+: iteration {current_iteration()}: self-training starts '
+                      f'(self_training_start={self.self_training_start}); pseudo labels now '
+                      'come from the student.', logger='current')
+            self._announced_student = True
+        return True
+
+    @torch.no_grad()
+    def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, K, H, W) teacher logits on the batch, at the batch's size."""
+        shape = tuple(inputs.shape[-2:])
+        metas = [dict(img_shape=shape, pad_shape=shape, ori_shape=shape)] * len(inputs)
+        with torch.autocast('cuda', dtype=torch.float16,
+                            enabled=self.teacher_amp and inputs.is_cuda):
+            return self.teacher.encode_decode(inputs, metas).float()
+
+    @torch.no_grad()
+    def pseudo_ground_truth(self, inputs, student_logits, data_samples) -> torch.Tensor:
+        """(B, 1, H, W) training labels: pseudo labels merged with what ground truth may be used."""
+        size = inputs.shape[-2:]
+        if self.labels_from_student():
+            logits = resize(student_logits, size=size, mode='bilinear',
+                            align_corners=self.align_corners)
+        else:
+            logits = self.teacher_logits(inputs)
+        if self.unseen_classes is None:
+            labels = logits.argmax(dim=1, keepdim=True)
+            for label, sample in zip(labels, data_samples):  # batch padding stays ignored
+                h, w = sample.img_shape[:2]
+                label[:, h:] = IGNORE
+                label[:, :, w:] = IGNORE
+            return labels
+        unseen = self.unseen_classes.to(logits.device)
+        fill = unseen[logits[:, unseen].argmax(dim=1, keepdim=True)]
+        gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).to(fill.device)
+        return torch.where(torch.isin(gt, unseen), fill, gt)
+
+    def loss(self, inputs: torch.Tensor, data_samples) -> dict:
+        x = self.extract_feat(inputs)
+        seg_logits = self.decode_head(x)
+        labels = self.pseudo_ground_truth(inputs, seg_logits.detach(), data_samples)
+        for sample, label in zip(data_samples, labels):
+            sample.gt_sem_seg.data = label
+        losses = add_prefix(self.decode_head.loss_by_feat(seg_logits, data_samples), 'decode')
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        losses['pseudo_from_student'] = seg_logits.new_tensor(float(self.labels_from_student()))
+        return losses
+
+
+def _drop_teacher_weights(module, state_dict, prefix, local_metadata):
+    for key in [k for k in state_dict if k.startswith(f'{prefix}teacher.')]:
+        del state_dict[key]
