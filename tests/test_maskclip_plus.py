@@ -1,6 +1,4 @@
 """MaskCLIP+: pseudo-label training, zero-shot label hiding, self-training switch."""
-import copy
-
 import numpy as np
 import pytest
 import torch
@@ -8,12 +6,12 @@ from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
+from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import nn
 
 import maskclip  # noqa: F401
-from maskclip.models import MaskClipPlusSegmentor
 
 from .conftest import TINY_VIT
 
@@ -207,7 +205,6 @@ def test_self_training_switches_at_the_configured_iteration(caplog):
         student_logits = model.decode_head(model.extract_feat(inputs))
     MessageHub.get_current_instance().update_info('iter', 5)
     pseudo = model.pseudo_ground_truth(inputs, student_logits, samples)[:, 0]
-    from mmseg.models.utils import resize
     up = resize(student_logits, size=inputs.shape[-2:], mode='bilinear', align_corners=False)
     expected = torch.tensor([2, 3])[up[:, [2, 3]].argmax(1)]
     hidden = torch.isin(torch.stack(labels), torch.tensor([2, 3]))
