@@ -18,7 +18,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
                  if '_base_' not in p)
 NAME = re.compile(r'^maskclip(-(ks|pd|ks-pd|baseline))?_(vit-b16|r50)_[a-z0-9-]+-'
-                  r'(\d+x\d+|ms(-\d+)+)\.py$')
+                  r'(\d+x\d+|ms(-\d+)+)\.py$'
+                  r'|^maskclip-plus-(vit-b16|r50)_deeplabv(2|3plus)-r(50|101)_4xb4-\d+k_[a-z0-9-]+'
+                  r'-512x512\.py$')
 
 
 def test_there_are_configs_for_every_dataset_backbone_and_variant():
@@ -46,10 +48,15 @@ def test_config_builds(path):
     assert list(model_cfg.data_preprocessor.mean) == IMAGENET_MEAN
     clips = list(clip_cfgs_of(cfg.model))
     assert clips and all(c['pretrained'] == 'openai' for c in clips)
+    encoder = model_cfg.get('teacher', model_cfg).backbone.type
     for clip in clips:  # same family, tiny and random, so that every config builds in seconds
         tiny = TINY_RN if encoder_type(clip['model_name']) == 'MaskClipResNet' else TINY_VIT
-        assert encoder_type(clip['model_name']) == model_cfg.backbone.type
+        assert encoder_type(clip['model_name']) == encoder
         clip.update(model_name=tiny, pretrained=None)
+    if model_cfg.type == 'MaskClipPlusSegmentor':  # the student's features match the tiny CLIP
+        assert model_cfg.decode_head.channels == (1024 if encoder == 'MaskClipResNet' else 512)
+        model_cfg.decode_head.channels = 32
+        model_cfg.backbone.init_cfg = None
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg.model)
         dataset_cls = DATASETS.get(cfg.test_dataloader.dataset.type)
@@ -58,3 +65,6 @@ def test_config_builds(path):
     segmentor = getattr(model, 'module', model)
     assert len(segmentor.class_names) == len(dataset_cls.METAINFO['classes'])
     assert segmentor.decode_head.num_classes == len(dataset_cls.METAINFO['classes'])
+    if 'zero-shot' in path:  # the model and the metric hide / score the same unseen classes
+        assert segmentor.unseen_classes.tolist() == sorted(cfg.test_evaluator.unseen_classes)
+        assert cfg.model.self_training_start == cfg.train_cfg.max_iters // 10

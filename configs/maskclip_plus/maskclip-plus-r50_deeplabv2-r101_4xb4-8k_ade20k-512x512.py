@@ -1,0 +1,13 @@
+# MaskCLIP+ annotation-free: DeepLabv2-R101 trained 8k iterations on the pseudo labels
+# of a frozen MaskCLIP r50 teacher (no self-training), batch 16 = 4 GPUs x 4, crop 512.
+_base_ = [
+    '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/ade20k.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_8k.py'
+]
+crop_size = (512, 512)
+teacher = dict(clip=dict(model_name='RN50', pretrained='openai'), backbone=dict(type='MaskClipResNet'))
+model = dict(
+    teacher=teacher,
+    text_classifier=dict(class_names='ade20k_150'),
+    decode_head=dict(channels=1024),
+    data_preprocessor=dict(size=crop_size))
