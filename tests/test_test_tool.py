@@ -138,3 +138,17 @@ def test_dist_test_two_cpu_processes_match_one(tmp_path, env):
     assert one[-1][0] == '8' and two[-1][0] == '4'  # 8 images split over two processes
     assert one[-1][1:] == two[-1][1:]
     assert len(os.listdir(tmp_path / 'pred')) == 8
+
+
+def test_benchmark_train_step_of_maskclip_plus(capsys):
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import benchmark
+    import torch
+    config = 'configs/maskclip_plus/maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py'
+    medians = benchmark.main([
+        '--train-step', osp.join(ROOT, config), '--size', '64', '--repeats', '1', '--warmup', '0',
+        '--cfg-options', f'model.teacher.clip.model_name={TINY_VIT}', 'model.decode_head.channels=32',
+        'model.backbone.depth=18', 'model.decode_head.in_channels=512'])
+    assert list(medians) == ['student-only step (ground truth)',
+                             'MaskClipPlusSegmentor step (teacher labels)']
+    assert torch.is_grad_enabled()  # the tool leaves global state alone

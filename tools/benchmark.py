@@ -1,11 +1,14 @@
-"""Speed of MaskCLIP's dense forward against open_clip's ``encode_image`` at the same resolution.
+"""Side-by-side speed measurements (random weights: the cost does not depend on them).
 
     python tools/benchmark.py [--model ViT-B-16] [--size 448] [--batch 1] [--repeats 20]
         [--modes maskclip baseline] [--head] [--device cpu] [--threads N]
+        MaskCLIP's dense forward against open_clip's ``encode_image`` at the same resolution.
+    python tools/benchmark.py --train-step CONFIG [--size 512] [--batch 2] [--cfg-options ...]
+        One training step of a teacher-student config (MaskCLIP+) against a student-only step
+        (the same network on ground-truth labels, no teacher).
 
-Both run side by side in one process, interleaved repeat by repeat so that machine drift hits
-both alike; the table gives median milliseconds and the ratio ours / encode_image. Weights do not
-change the cost, so both use the same random weights (no download).
+The paths run interleaved repeat by repeat, so that machine drift hits all alike; the table
+gives median milliseconds and the ratio to the first row.
 """
 import argparse
 import os.path as osp
@@ -15,12 +18,20 @@ import time
 
 import open_clip
 import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import OptimWrapper
+from mmengine.registry import DefaultScope
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from mmengine.structures import PixelData
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from maskclip.clip import load_clip  # noqa: E402
 from maskclip.models import MaskClipHead  # noqa: E402
 from maskclip.models.builder import encoder_type  # noqa: E402
+from maskclip.utils import clip_cfgs_of  # noqa: E402
 from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,  # noqa: E402
                                        resize_pos_embed)
 
@@ -38,6 +49,10 @@ def parse_args(argv=None):
                         help='also time backbone + head (59 classes, with KS and PD)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--train-step', metavar='CONFIG',
+                        help='time a training step of this teacher-student config instead')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='config overrides for --train-step')
     return parser.parse_args(argv)
 
 
@@ -64,9 +79,14 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-@torch.no_grad()
-def time_interleaved(fns: dict, x: torch.Tensor, repeats: int, warmup: int, device) -> dict:
+def time_interleaved(fns: dict, x: torch.Tensor, repeats: int, warmup: int, device,
+                     grad: bool = False) -> dict:
     """Median seconds of each function, running them in turn each repeat."""
+    with torch.set_grad_enabled(grad):
+        return _time_interleaved(fns, x, repeats, warmup, device)
+
+
+def _time_interleaved(fns, x, repeats, warmup, device):
     for _ in range(warmup):
         for fn in fns.values():
             fn(x)
@@ -81,10 +101,8 @@ def time_interleaved(fns: dict, x: torch.Tensor, repeats: int, warmup: int, devi
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def encoder_paths(args) -> dict:
+    """open_clip's encode_image and our dense forwards on one random-weight CLIP."""
     clip = load_clip(args.model, None)
     reference = reference_encoder(args.model, args.size, clip).to(args.device)
     encoder_cls = MaskClipResNet if encoder_type(args.model) == 'MaskClipResNet' else MaskClipViT
@@ -98,14 +116,62 @@ def main(argv=None):
                                 key_smoothing=True, prompt_denoising=True).to(args.device)
             fns[f'ours, {mode} + head (59 classes, KS+PD)'] = \
                 lambda x, e=encoder, h=head: h(e(x))
+    return fns
+
+
+def train_step_paths(args) -> dict:
+    """A teacher-student training step and the same student's plain supervised step."""
+    cfg = Config.fromfile(args.train_step)
+    cfg.merge_from_dict(args.cfg_options)
+    for clip in clip_cfgs_of(cfg.model):
+        clip['pretrained'] = None
+    cfg.model.backbone.init_cfg = None
+    if not torch.cuda.is_available():
+        cfg.model.backbone.norm_cfg = dict(type='BN', requires_grad=True)
+    cfg.model.data_preprocessor.size = (args.size, args.size)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model).to(args.device)
+    model.train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
+    generator = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(args.batch):
+        sample = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(
+            0, len(model.class_names), (1, args.size, args.size), generator=generator)))
+        sample.set_metainfo(dict(img_shape=(args.size, args.size), ori_shape=(args.size,) * 2))
+        samples.append(sample)
+    images = [torch.randint(0, 256, (3, args.size, args.size), dtype=torch.uint8,
+                            generator=generator) for _ in range(args.batch)]
+
+    def step(loss_fn):
+        def run(_):
+            model.loss = loss_fn
+            try:
+                model.train_step(dict(inputs=images, data_samples=samples), optim)
+            finally:
+                del model.loss
+        return run
+
+    student_only = EncoderDecoder.loss.__get__(model)
+    return {'student-only step (ground truth)': step(student_only),
+            f'{type(model).__name__} step (teacher labels)': step(type(model).loss.__get__(model))}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fns = train_step_paths(args) if args.train_step else encoder_paths(args)
     x = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
-    medians = time_interleaved(fns, x, args.repeats, args.warmup, args.device)
-    base = medians['open_clip encode_image']
-    print(f'\n{args.model} at {args.size}x{args.size}, batch {args.batch}, {args.device}, '
+    medians = time_interleaved(fns, x, args.repeats, args.warmup, args.device,
+                               grad=bool(args.train_step))
+    base = next(iter(medians.values()))
+    what = args.train_step or args.model
+    print(f'\n{what} at {args.size}x{args.size}, batch {args.batch}, {args.device}, '
           f'{torch.get_num_threads()} threads, median of {args.repeats} interleaved repeats')
-    print(f"{'path':<42}{'ms':>10}{'ratio':>9}")
+    print(f"{'path':<46}{'ms':>10}{'ratio':>9}")
     for name, seconds in medians.items():
-        print(f'{name:<42}{seconds * 1e3:>10.1f}{seconds / base:>8.3f}x')
+        print(f'{name:<46}{seconds * 1e3:>10.1f}{seconds / base:>8.3f}x')
     return medians
 
 
