@@ -246,3 +246,24 @@ def test_configuration_errors():
         build_student(decode_head=dict(type='DeepLabV2Head', in_channels=32, channels=16))
     with pytest.raises(ValueError, match='teacher predicts 3 classes, the student 4'):
         build_student(teacher=dict(type='NoisyColourTeacher', num_classes=3))
+
+
+def test_learnable_background_embedding_is_the_only_trained_text_weight():
+    from maskclip.models import TextClassifier
+    clip = dict(model_name=TINY_VIT, pretrained=None)
+    classifier = TextClassifier(['background, sky, wall', 'cat', 'dog'], clip, templates='single',
+                                normalize_features=False, learnable_background=True)
+    assert [n for n, p in classifier.named_parameters()] == ['background_embeddings']
+    assert classifier.background_embeddings.shape == (3, 32)  # one per background synonym
+    frozen = classifier.text_embeddings.clone()
+    torch.testing.assert_close(classifier.weight(), frozen)  # initialised from the text
+    feats = torch.randn(2, 32, 4, 4)
+    optim = torch.optim.SGD(classifier.parameters(), lr=1.0)
+    classifier(feats)[:, 0].sum().backward()
+    optim.step()
+    weight = classifier.weight()
+    assert not torch.allclose(weight[:3], frozen[:3])   # background rows learned
+    assert torch.equal(weight[3:], frozen[3:])          # class rows stay the text embeddings
+    torch.testing.assert_close(weight.norm(dim=1), torch.ones(5))
+    with pytest.raises(ValueError, match='needs a class named "background"'):
+        TextClassifier(['cat', 'dog'], clip, templates='single', learnable_background=True)
