@@ -43,14 +43,14 @@ class TextClassifier(nn.Module):
         name_to_class = [i for i, names in enumerate(self.vocabulary) for _ in names]
         self.register_buffer('text_embeddings', embeddings, persistent=False)
         self.register_buffer('name_to_class', torch.tensor(name_to_class), persistent=False)
-        self.background_rows: Optional[torch.Tensor] = None
+        self.register_buffer('background_rows', None, persistent=False)
         if learnable_background:
             if 'background' not in self.class_names:
                 raise ValueError('learnable_background=True needs a class named "background" in '
                                  f'the vocabulary; it has {list(self.class_names)[:8]}...')
             index = self.class_names.index('background')
             rows = torch.nonzero(self.name_to_class == index).flatten()
-            self.register_buffer('background_rows', rows, persistent=False)
+            self.background_rows = rows
             self.background_embeddings = nn.Parameter(embeddings[rows].clone())
 
     def weight(self) -> torch.Tensor:
