@@ -256,12 +256,12 @@ def test_learnable_background_embedding_is_the_only_trained_text_weight():
     assert [n for n, p in classifier.named_parameters()] == ['background_embeddings']
     assert classifier.background_embeddings.shape == (3, 32)  # one per background synonym
     frozen = classifier.text_embeddings.clone()
-    torch.testing.assert_close(classifier.weight(), frozen)  # initialised from the text
+    torch.testing.assert_close(classifier.embedding_matrix(), frozen)  # initialised from the text
     feats = torch.randn(2, 32, 4, 4)
     optim = torch.optim.SGD(classifier.parameters(), lr=1.0)
     classifier(feats)[:, 0].sum().backward()
     optim.step()
-    weight = classifier.weight()
+    weight = classifier.embedding_matrix()
     assert not torch.allclose(weight[:3], frozen[:3])   # background rows learned
     assert torch.equal(weight[3:], frozen[3:])          # class rows stay the text embeddings
     torch.testing.assert_close(weight.norm(dim=1), torch.ones(5))

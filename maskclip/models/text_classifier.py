@@ -53,8 +53,11 @@ class TextClassifier(nn.Module):
             self.background_rows = rows
             self.background_embeddings = nn.Parameter(embeddings[rows].clone())
 
-    def weight(self) -> torch.Tensor:
-        """(N, C) unit embeddings of every name, learnable background rows included."""
+    def embedding_matrix(self) -> torch.Tensor:
+        """(N, C) unit embeddings of every name, learnable background rows included.
+
+        (Not called ``weight``: mmengine's weight initialisers would overwrite a ``weight``.)
+        """
         if self.background_rows is None:
             return self.text_embeddings
         background = F.normalize(self.background_embeddings, dim=-1)
@@ -63,5 +66,5 @@ class TextClassifier(nn.Module):
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         if self.normalize_features:
             feats = F.normalize(feats, dim=1)
-        weight = self.weight().to(feats.dtype)[:, :, None, None]
+        weight = self.embedding_matrix().to(feats.dtype)[:, :, None, None]
         return reduce_synonyms(F.conv2d(feats, weight), self.name_to_class, self.num_classes)
