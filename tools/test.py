@@ -19,6 +19,7 @@ from maskclip.datasets import check_dataset_layout  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
                             apply_clip_weight_args, check_clip_weights, exit_on_user_error,
                             init_cpu_process_group)
+from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -72,6 +73,7 @@ def build_cfg(args):
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+    adapt_cfg_to_machine(cfg, args.launcher)  # no CUDA: SyncBN -> BN, DDP without device ids
     if args.out:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
