@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
 
-from maskclip.engine.checkpoint import HistoryBuffer  # registers the safe globals, too
+import maskclip  # noqa: F401  (registers the checkpoint safe globals)
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -122,7 +123,8 @@ def assert_same_training_state(resumed, reference):
         assert torch.equal(states_a[index]['momentum_buffer'], states_b[index]['momentum_buffer'])
     assert resumed['param_schedulers'] == reference['param_schedulers']
     for key in ['train/loss', 'train/lr']:
-        logs_a, logs_b = (c['message_hub']['log_scalars'][key].data[0] for c in (resumed, reference))
+        logs_a, logs_b = (ckpt['message_hub']['log_scalars'][key].data[0]
+                          for ckpt in (resumed, reference))
         assert len(logs_a) == 4 and np.array_equal(logs_a, logs_b)
 
 
