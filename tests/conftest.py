@@ -5,6 +5,8 @@ import os
 os.environ['HF_HUB_OFFLINE'] = '1'
 os.environ.setdefault('MMSEG_TEST', '1')
 
+import socket  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -24,3 +26,10 @@ def _deterministic():
     yield
 
 
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for torchrun's rendezvous in tests)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

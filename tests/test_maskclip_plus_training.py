@@ -10,7 +10,7 @@ import torch
 
 import maskclip  # noqa: F401  (safe loading of mmengine checkpoints)
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/maskclip_plus/maskclip-plus-vit-b16_deeplabv2-r101_4xb4-20k_voc12-20-zero-shot-512x512.py'
@@ -95,6 +95,6 @@ def test_resume_continues_from_the_saved_iteration(tmp_path, env):
 
 @pytest.mark.slow
 def test_two_processes_with_torchrun_on_cpu(tmp_path, env):
-    log = train(tmp_path / 'dist', dict(env, PORT='29655'), launcher=2)
+    log = train(tmp_path / 'dist', dict(env, PORT=str(free_port())), launcher=2)
     assert 'Iter(train) [4/4]' in log and osp.isfile(tmp_path / 'dist' / 'iter_4.pth')
     assert re.search(r'world_size: 2|Distributed training: True', log)

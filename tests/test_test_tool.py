@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py'
@@ -128,7 +128,7 @@ def test_dist_test_two_cpu_processes_match_one(tmp_path, env):
     single = run_test_tool(CONFIG, *args, '--work-dir', str(tmp_path / 'one'), env=env)
     dist = subprocess.run(['bash', 'tools/dist_test.sh', CONFIG, '2', *args, '--work-dir',
                            str(tmp_path / 'two'), '--out', str(tmp_path / 'pred')],
-                          cwd=ROOT, env=dict(env, PORT='29633', PYTHON=sys.executable),
+                          cwd=ROOT, env=dict(env, PORT=str(free_port()), PYTHON=sys.executable),
                           capture_output=True, text=True, timeout=600)
     assert dist.returncode == 0, dist.stderr[-3000:]
     pattern = r'Iter\(test\) \[(\d+)/\d+\]\s+aAcc: ([\d.]+)\s+mIoU: ([\d.]+)'

@@ -7,7 +7,6 @@ import importlib.util
 import os
 import os.path as osp
 import re
-import socket
 import subprocess
 import sys
 
@@ -19,6 +18,8 @@ from mmengine.logging import HistoryBuffer
 
 import maskclip  # noqa: F401  (registers the checkpoint safe globals)
 from maskclip.utils.runtime import adapt_cfg_to_machine
+
+from .conftest import free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -177,12 +178,6 @@ class Sneaky:
 
     def __reduce__(self):
         return getattr, (HistoryBuffer, 'update')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_two_process_training_over_dist_train_sh(tmp_path):
