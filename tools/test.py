@@ -10,14 +10,14 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
 
 from maskclip.datasets import check_dataset_layout  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            apply_clip_weight_args, check_clip_weights, exit_on_user_error,
+                            check_clip_weights, exit_on_user_error, load_tool_cfg,
                             init_cpu_process_group)
 from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
 
@@ -59,13 +59,7 @@ def enable_visualization(cfg, args):
 
 
 def build_cfg(args):
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    apply_clip_weight_args(cfg, args)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_cfg(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args)

@@ -54,6 +54,19 @@ def apply_clip_weight_args(cfg, args) -> None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
 
 
+def load_tool_cfg(args):
+    """The config as the tools see it: file + ``--cfg-options`` + CLIP weights + work dir."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    apply_clip_weight_args(cfg, args)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or os.path.join(
+        './work_dirs', os.path.splitext(os.path.basename(args.config))[0])
+    return cfg
+
+
 def check_clip_weights(model_cfg: dict) -> None:
     """Fail within seconds, before anything is built, if a CLIP of the config has no weights."""
     from maskclip.clip import ClipSpec, check_weights

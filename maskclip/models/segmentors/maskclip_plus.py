@@ -90,10 +90,10 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         self._announced_student = False
         self._register_state_dict_hook(_drop_teacher_weights)
         self._register_load_state_dict_pre_hook(self._keep_teacher_weights)
-        print_log(f'MaskCLIP+: pseudo labels from the teacher'
+        print_log('MaskCLIP+: pseudo labels from the teacher'
                   + (f' until iteration {self_training_start}, then from the student '
                      '(self-training)' if self_training_start is not None else '')
-                  + (f'; zero-shot with unseen classes '
+                  + ('; zero-shot with unseen classes '
                      f'{[self.class_names[i] for i in self.unseen_classes.tolist()]}'
                      if self.unseen_classes is not None else '; annotation-free'),
                   logger='current')
