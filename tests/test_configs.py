@@ -68,3 +68,33 @@ def test_config_builds(path):
     if 'zero-shot' in path:  # the model and the metric hide / score the same unseen classes
         assert segmentor.unseen_classes.tolist() == sorted(cfg.test_evaluator.unseen_classes)
         assert cfg.model.self_training_start == cfg.train_cfg.max_iters // 10
+
+
+@pytest.mark.parametrize('name', [
+    'maskclip-plus-vit-b16_deeplabv3plus-r101_4xb4-40k_pascal-context-60-zero-shot-512x512.py',
+    'maskclip-plus-r50_deeplabv2-r101_4xb4-4k_pascal-context-59-512x512.py'])
+def test_maskclip_plus_configs_take_a_training_step(name):
+    """DeepLabv3+ and a ResNet teacher, as configured, learn through the text classifier."""
+    import torch
+    from mmengine.optim import OptimWrapper
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'maskclip_plus', name))
+    tiny = TINY_RN if 'r50_' in name else TINY_VIT
+    cfg.model.teacher.clip.update(model_name=tiny, pretrained=None)
+    cfg.model.text_classifier.templates = 'single'
+    cfg.model.decode_head.channels = 32
+    cfg.model.backbone.update(init_cfg=None, norm_cfg=dict(type='BN', requires_grad=True))
+    cfg.model.data_preprocessor.size = (64, 64)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    model.train()
+    sample = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 59, (1, 64, 64))))
+    sample.set_metainfo(dict(img_shape=(64, 64), ori_shape=(64, 64)))
+    data = dict(inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)] * 2,
+                data_samples=[sample, sample.clone()])
+    head_params = [p for p in model.decode_head.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in head_params]
+    log = model.train_step(data, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert torch.isfinite(log['loss'])
+    assert any(not torch.equal(b, p) for b, p in zip(before, head_params))
