@@ -267,3 +267,17 @@ def test_learnable_background_embedding_is_the_only_trained_text_weight():
     torch.testing.assert_close(weight.norm(dim=1), torch.ones(5))
     with pytest.raises(ValueError, match='needs a class named "background"'):
         TextClassifier(['cat', 'dog'], clip, templates='single', learnable_background=True)
+
+
+def test_vocabulary_check_hook_sees_the_student_classes():
+    from types import SimpleNamespace
+
+    from maskclip.engine import ClassVocabularyCheckHook
+    model = build_student()
+    dataset = SimpleNamespace(metainfo=dict(classes=('a', 'b', 'c')))
+    runner = SimpleNamespace(model=model, val_loop=SimpleNamespace(
+        dataloader=SimpleNamespace(dataset=dataset)))
+    with pytest.raises(ValueError, match='The model predicts 4 classes but SimpleNamespace has 3'):
+        ClassVocabularyCheckHook().before_val(runner)
+    dataset.metainfo['classes'] = ('a', 'b', 'c', 'd')
+    ClassVocabularyCheckHook().before_val(runner)

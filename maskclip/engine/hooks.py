@@ -33,8 +33,9 @@ class ClassVocabularyCheckHook(Hook):
         dataset = dataloader.dataset
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         model = getattr(model, 'module', model)  # test-time-augmentation wrapper
-        head = getattr(model, 'decode_head', None)
-        classes = getattr(head, 'class_names', None)
+        classes = getattr(model, 'class_names', None)  # MaskCLIP / MaskCLIP+ segmentors
+        if classes is None:
+            classes = getattr(getattr(model, 'decode_head', None), 'class_names', None)
         dataset_classes = dataset.metainfo.get('classes')
         if classes is not None and dataset_classes is not None:
             check_vocabulary_matches(classes, dataset_classes, type(dataset).__name__)
