@@ -15,7 +15,7 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.10',
-    packages=find_packages(include=['maskclip', 'maskclip.*']),
+    packages=find_packages(include=['maskclip', 'maskclip.*', 'reclip', 'reclip.*']),
     package_data={'maskclip': ['text/class_names/*.txt', 'clip/model_configs/*.json']},
     install_requires=requirements(),
     extras_require={'tests': requirements('requirements/tests.txt')},

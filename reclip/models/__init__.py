@@ -1,0 +1,1 @@
+"""ReCLIP's modules."""

@@ -1,0 +1,197 @@
+"""ReCLIP bias-rectification building blocks (paper Sec. 3.3-3.4, Eq. 2-5).
+
+Small, pure pieces used by the rectification stage:
+
+* :func:`rectify_logits` -- ``M = M_q - (M_r + M_p)`` (Eq. 2-3).
+* :class:`PositionalBias` -- the 3-layer 3x3 conv + BN projection of the positional
+  embedding that models the space-preference bias ``M_p`` (Sec. 3.3).
+* :func:`gumbel_masks` -- hard Gumbel-softmax candidate masks (Eq. 4).
+* :func:`masked_average_pool` -- mask-weighted pooling of the dense features (``Z_g``).
+* :func:`contrastive_loss` -- the contrastive loss of Eq. 5.
+* :func:`class_existence` -- which classes an image is taken to contain (Sec. 3.4).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Per-dataset (threshold, top_k) for class_existence, from the official ReCLIP code: a class is taken
+# as present when logit_scale * cos(global image embedding, text embedding) > threshold; an
+# image with no class above the threshold takes its top-k classes instead.
+EXISTENCE_DEFAULTS = {
+    'voc': (23, 2),
+    'context': (20, 6),
+    'ade': (21, 5),
+    'cityscapes': (21.5, 2),
+    'coco': (20, 8),
+}
+
+
+def rectify_logits(query: torch.Tensor, reference: torch.Tensor, positional: torch.Tensor,
+                   subtract: bool = True) -> torch.Tensor:
+    """Rectified logit map (Eq. 2-3).
+
+    ``M_b = M_r + M_p*`` (Eq. 2) and ``M = M_q - M_b`` (Eq. 3). With ``subtract=False`` the
+    bias is added instead (``M = M_q + M_b``, the paper's Table 5 ablation).
+
+    Args:
+        query: ``M_q``, (B, C, h, w) logits of the fixed Query text embeddings.
+        reference: ``M_r``, (B, C, h, w) logits of the learnable Reference embeddings.
+        positional: ``M_p``, (B, 1, h, w) (one map shared by all classes, paper; expanded
+            to C maps as ``M_p*``) or (B, C, h, w) (one map per class, official code).
+            Any shape broadcastable to ``query`` is accepted (e.g. (1, 1, h, w)).
+
+    Returns:
+        (B, C, h, w) rectified logits ``M``.
+    """
+    bias = reference + positional  # Eq. 2 (broadcasting implements the expansion M_p*)
+    return query - bias if subtract else query + bias  # Eq. 3
+
+
+class PositionalBias(nn.Module):
+    """Space-preference bias from the positional embedding (Sec. 3.3, ``M_p``).
+
+    Three 3x3 conv layers (padding 1), each followed by BatchNorm2d, with widths
+    ``in_channels -> hidden[0] -> hidden[1] -> out``. ``out`` is 1 with ``shared=True``
+    (the paper: one positional logit map shared by all classes, ``M_p in R^{n x 1}``) or
+    ``num_classes`` with ``shared=False`` (the authors' code: one map per class).
+
+    ReLU: the official code puts a ReLU after every BN (768->512->256->C). Here ``relu=True``
+    (default) puts a ReLU after the first two BNs, i.e. between layers; the output of the
+    last BN is left unbounded by default (``final_relu=False``) so the subtracted bias can take
+    either sign, as the paper's description (conv + BN, no activation mentioned) allows.
+    ``final_relu=True`` reproduces the official network exactly (non-negative bias).
+
+    Input: the ViT positional embedding resized to the patch grid, (1, D, h, w)
+    (``ClipFeatures.pos_embed`` of maskclip's encoders). Output: (1, out, h, w), or
+    (batch_size, out, h, w) when ``batch_size`` is given (an expanded view).
+    """
+
+    def __init__(self, in_channels: int = 768, num_classes: Optional[int] = None,
+                 shared: bool = True, hidden: tuple[int, int] = (512, 256),
+                 relu: bool = True, final_relu: bool = False):
+        super().__init__()
+        if not shared and num_classes is None:
+            raise ValueError('num_classes is required when shared=False')
+        self.shared = shared
+        self.out_channels = 1 if shared else int(num_classes)
+        widths = [in_channels, *hidden, self.out_channels]
+        layers: list[nn.Module] = []
+        for i in range(3):
+            layers.append(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1))
+            layers.append(nn.BatchNorm2d(widths[i + 1]))
+            last = i == 2
+            if (relu and not last) or (final_relu and last):
+                layers.append(nn.ReLU(inplace=True))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, pos_embed: torch.Tensor, batch_size: Optional[int] = None) -> torch.Tensor:
+        if pos_embed.dim() == 3:
+            pos_embed = pos_embed.unsqueeze(0)
+        out = self.net(pos_embed)
+        if batch_size is not None:
+            out = out.expand(batch_size, -1, -1, -1)
+        return out
+
+
+def gumbel_masks(logits: torch.Tensor, tau: float = 1.0, scale: float = 1000.0,
+                 hard: bool = True, generator: Optional[torch.Generator] = None,
+                 dim: int = 1) -> torch.Tensor:
+    """Candidate class masks by Gumbel-softmax over the class dim (Eq. 4).
+
+    ``y_soft = softmax((scale * logits + g) / tau)`` with ``g ~ Gumbel(0, 1)`` i.i.d.
+    (official code: ``tau=1`` on logits scaled by 1000). With ``hard=True`` the forward value
+    is the one-hot of ``argmax`` and gradients are the soft ones (straight-through:
+    ``y_hard - y_soft.detach() + y_soft``). Written out (instead of
+    ``F.gumbel_softmax``) so the noise can come from a seeded ``generator``.
+
+    Args:
+        logits: (B, C, h, w) rectified logits (class dim ``dim``, default 1).
+    """
+    u = torch.rand(logits.shape, generator=generator, device=logits.device,
+                   dtype=logits.dtype if logits.is_floating_point() else torch.float32)
+    # -log(-log U), U clamped away from 0 and 1 so the noise stays finite.
+    tiny = torch.finfo(u.dtype).tiny
+    gumbels = -torch.log(-torch.log(u.clamp(min=tiny, max=1.0 - 1e-7)))
+    y_soft = ((scale * logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = torch.zeros_like(y_soft).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+def masked_average_pool(features: torch.Tensor, masks: torch.Tensor,
+                        eps: float = 1e-6) -> torch.Tensor:
+    """Mask-weighted average of dense features per class (``Z_g``, Sec. 3.4).
+
+    Args:
+        features: (B, D, h, w) dense visual features ``Z``.
+        masks: (B, C, h, w) candidate masks ``M_hat``.
+
+    Returns:
+        (B, C, D): ``sum_hw(mask * feat) / (sum_hw(mask) + eps)``.
+    """
+    num = torch.einsum('bchw,bdhw->bcd', masks, features)
+    den = masks.sum(dim=(2, 3)).unsqueeze(-1)
+    return num / (den + eps)
+
+
+def contrastive_loss(pooled: torch.Tensor, text_embeddings: torch.Tensor,
+                     present: torch.Tensor, temperature: float = 0.01) -> torch.Tensor:
+    """Contrastive loss of Eq. 5.
+
+    For every image b and every class k present in it, ``S_{k,j} = cos(pooled[b, k], t_j)``
+    over all classes j, and the term is ``-log softmax_j(S_{k,j} / tau)[k]``. The loss is the
+    mean over all (image, present class) pairs (Eq. 5 averages over the K pseudo labels of an
+    image; pooling the pairs of a batch is the same for batch size 1).
+
+    Args:
+        pooled: (B, C, D) masked-average-pooled features.
+        text_embeddings: (C, D) fixed Query text embeddings ``W_q``.
+        present: (B, C) bool, the classes inferred to exist per image.
+        temperature: ``tau`` (official: 0.01, i.e. CLIP's logit scale 100).
+
+    Returns:
+        Scalar loss; ``pooled.sum() * 0`` (graph kept) when no class is present anywhere.
+    """
+    present = present.bool()
+    if not bool(present.any()):
+        return pooled.sum() * 0
+    feats = pooled[present]  # (N, D), pairs in (b, k) order
+    targets = present.nonzero(as_tuple=True)[1]  # (N,) class index k of each pair
+    sims = F.normalize(feats, dim=-1) @ F.normalize(text_embeddings, dim=-1).t()  # (N, C)
+    return F.cross_entropy(sims / temperature, targets)
+
+
+@torch.no_grad()
+def class_existence(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
+                    logit_scale: float = 100.0, threshold: float = EXISTENCE_DEFAULTS['voc'][0],
+                    top_k: int = EXISTENCE_DEFAULTS['voc'][1]) -> torch.Tensor:
+    """Classes taken to exist in each image (Sec. 3.4, "class existence").
+
+    ``logits = logit_scale * cos(global image embedding, text embedding)``; a class is
+    present when its logit exceeds ``threshold``; an image with no class above the threshold
+    takes its ``top_k`` highest-scoring classes instead. Defaults: VOC, see
+    :data:`EXISTENCE_DEFAULTS`.
+
+    Args:
+        image_embeddings: (B, D) global CLIP image embeddings.
+        text_embeddings: (C, D) class text embeddings.
+
+    Returns:
+        (B, C) bool.
+    """
+    logits = logit_scale * (F.normalize(image_embeddings.float(), dim=-1)
+                            @ F.normalize(text_embeddings.float(), dim=-1).t())
+    present = logits > threshold
+    empty = ~present.any(dim=1)
+    if bool(empty.any()):
+        k = min(int(top_k), logits.shape[1])
+        idx = logits[empty].topk(k, dim=1).indices
+        fallback = torch.zeros_like(present[empty]).scatter_(1, idx, True)
+        present[empty] = fallback
+    return present
