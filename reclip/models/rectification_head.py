@@ -1,0 +1,197 @@
+"""ReCLIP's rectification-stage decode head (paper Sec. 3.2-3.4, Eq. 2-5).
+
+``M = M_q - (M_r + M_p)``: the frozen Query classifier's cosine logits ``M_q`` minus the class-
+preference bias ``M_r`` (cosines with the learnable Reference embeddings ``W_r``) and the
+space-preference bias ``M_p`` (a conv projection of CLIP's positional embedding). Trained
+annotation-free with the contrastive loss of Eq. 5 on Gumbel-softmax masks; ground truth is
+never read. Everything CLIP-side is frozen: only the Reference context and the
+:class:`~reclip.models.rectification.PositionalBias` parameters train.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.registry import MODELS
+
+from maskclip.clip import load_clip
+from maskclip.models.backbones.base import ClipFeatures
+from maskclip.models.refinement import prompt_denoise
+from maskclip.models.text_classifier import TextClassifier
+from reclip.models.rectification import (EXISTENCE_DEFAULTS, PositionalBias, class_existence,
+                                         contrastive_loss, gumbel_masks, masked_average_pool,
+                                         rectify_logits)
+from reclip.models.reference_prompt import ReferencePrompt
+
+
+def _resolve_existence(existence) -> Tuple[float, int]:
+    if isinstance(existence, str):
+        if existence not in EXISTENCE_DEFAULTS:
+            raise ValueError(f"Unknown existence preset '{existence}'; choose one of "
+                             f'{sorted(EXISTENCE_DEFAULTS)} or give (threshold, top_k).')
+        existence = EXISTENCE_DEFAULTS[existence]
+    threshold, top_k = existence
+    return float(threshold), int(top_k)
+
+
+@MODELS.register_module()
+class ReCLIPRectificationHead(BaseDecodeHead):
+    """Rectified CLIP logits ``M = M_q - (M_r + M_p)`` (Eq. 2-3), trained with Eq. 5.
+
+    Consumes the :class:`~maskclip.models.backbones.base.ClipFeatures` of a frozen
+    ``MaskClipViT`` (inside a ``MaskClipSegmentor``, which fills in ``clip``).
+
+    Args:
+        class_names: maskclip vocabulary (built-in name, file or list). Synonyms: ``M_q`` takes
+            the max over a class's names; ``W_r``, class existence and the loss use the class's
+            first (primary) name.
+        clip: ``dict(model_name=..., pretrained=...)`` (filled in by the segmentor).
+        templates: Query templates (``'vild'``, ``'single'`` or a list).
+        use_reference / use_positional: include ``M_r`` / ``M_p`` (a disabled term is 0).
+        reference_context_length / reference_init: ``context_length`` / ``init`` of
+            :class:`~reclip.models.reference_prompt.ReferencePrompt`.
+        positional_shared: one ``M_p`` map for all classes (paper) or one per class (official).
+        positional_in_channels: width of the positional embedding; default: the ViT's width.
+        subtract: ``M = M_q - M_b`` (True) or ``M_q + M_b`` (Table 5 ablation).
+        gumbel_tau / gumbel_scale: Eq. 4 (``softmax((scale * M + g) / tau)``).
+        temperature: ``tau`` of Eq. 5.
+        existence: a key of ``EXISTENCE_DEFAULTS`` or a ``(threshold, top_k)`` tuple.
+        logit_scale: scale of the global-embedding cosines for class existence.
+        prompt_denoising / pd_threshold: test-time prompt denoising of ``M``.
+        text_cache_dir: where Query text embeddings are cached.
+    """
+
+    def __init__(self,
+                 class_names: Union[str, Sequence],
+                 clip: Optional[dict] = None,
+                 templates: Union[str, Sequence[str]] = 'vild',
+                 use_reference: bool = True,
+                 reference_context_length: Optional[int] = None,
+                 reference_init: str = 'X',
+                 use_positional: bool = True,
+                 positional_shared: bool = True,
+                 positional_in_channels: Optional[int] = None,
+                 subtract: bool = True,
+                 gumbel_tau: float = 1.0,
+                 gumbel_scale: float = 1000.0,
+                 temperature: float = 0.01,
+                 existence: Union[str, Tuple[float, int]] = 'voc',
+                 logit_scale: float = 100.0,
+                 prompt_denoising: bool = False,
+                 pd_threshold: float = 0.5,
+                 text_cache_dir: Optional[str] = None,
+                 num_classes: Optional[int] = None,
+                 in_channels: Optional[int] = None,
+                 channels: Optional[int] = None,
+                 dropout_ratio: float = 0.0,
+                 init_cfg=None,
+                 **kwargs):
+        if clip is None:
+            raise ValueError('ReCLIPRectificationHead needs `clip` (dict(model_name=..., '
+                             'pretrained=...)); the MaskClipSegmentor fills it in.')
+        classifier = TextClassifier(class_names, clip, templates, normalize_features=True,
+                                    cache_dir=text_cache_dir)
+        if num_classes is not None and num_classes != classifier.num_classes:
+            raise ValueError(f'num_classes={num_classes} but the class names hold '
+                             f'{classifier.num_classes} classes; make them agree.')
+        dim = classifier.embed_dim
+        for name, value in (('in_channels', in_channels), ('channels', channels)):
+            if value not in (None, dim):
+                raise ValueError(f'{name}={value} does not match the CLIP embedding size {dim}; '
+                                 'leave it unset.')
+        super().__init__(in_channels=dim, channels=dim, num_classes=classifier.num_classes,
+                         out_channels=classifier.num_classes, dropout_ratio=dropout_ratio,
+                         init_cfg=init_cfg, **kwargs)
+        self.conv_seg = classifier  # the frozen Query classifier W_q
+        self.conv_seg.requires_grad_(False)
+        self.class_names = classifier.class_names
+        # First-name row of every class: (K, C) unit Query embeddings for existence and Eq. 5.
+        first_rows = [int(torch.nonzero(classifier.name_to_class == k)[0])
+                      for k in range(classifier.num_classes)]
+        self.register_buffer('query_rows', torch.tensor(first_rows), persistent=False)
+
+        self.use_reference = use_reference
+        self.use_positional = use_positional
+        self.subtract = subtract
+        self.gumbel_tau = gumbel_tau
+        self.gumbel_scale = gumbel_scale
+        self.temperature = temperature
+        self.existence_threshold, self.existence_top_k = _resolve_existence(existence)
+        self.logit_scale = logit_scale
+        self.prompt_denoising = prompt_denoising
+        self.pd_threshold = pd_threshold
+
+        self.reference_prompt = (ReferencePrompt(class_names, clip,
+                                                 context_length=reference_context_length,
+                                                 init=reference_init)
+                                 if use_reference else None)
+        if use_positional:
+            if positional_in_channels is None:
+                visual = load_clip(**dict(clip)).visual
+                pos = getattr(visual, 'positional_embedding', None)
+                if pos is None or pos.dim() != 2:
+                    raise ValueError('Cannot infer positional_in_channels from this CLIP image '
+                                     'tower (a ViT is expected); set it explicitly.')
+                positional_in_channels = int(pos.shape[1])
+            self.positional = PositionalBias(positional_in_channels, self.num_classes,
+                                             shared=positional_shared)
+        else:
+            self.positional = None
+        self._reference_cache = None  # (key, W_r) in eval mode
+
+    # ------------------------------------------------------------------ helpers
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._reference_cache = None
+        return self
+
+    def query_embeddings(self) -> torch.Tensor:
+        """(K, C) unit Query embeddings ``W_q`` (the first name of each class)."""
+        return self.conv_seg.embedding_matrix()[self.query_rows]
+
+    def reference_embeddings(self) -> torch.Tensor:
+        """(K, C) ``W_r``: recomputed every call in training, cached in eval mode."""
+        if self.training:
+            self._reference_cache = None
+            return self.reference_prompt()
+        ctx = self.reference_prompt.context
+        key = (ctx.data_ptr(), ctx._version, ctx.device, ctx.dtype)
+        if self._reference_cache is None or self._reference_cache[0] != key:
+            with torch.no_grad():
+                self._reference_cache = (key, self.reference_prompt().detach())
+        return self._reference_cache[1]
+
+    def logit_maps(self, inputs: ClipFeatures):
+        """``(M_q, M_r, M_p)``; a disabled term is the scalar 0."""
+        dense = inputs.dense
+        m_q = self.cls_seg(dense)
+        zero = dense.new_zeros(())
+        m_r = zero
+        if self.use_reference:
+            w_r = self.reference_embeddings().to(dense.dtype)
+            m_r = torch.einsum('bchw,kc->bkhw', F.normalize(dense, dim=1), w_r)
+        m_p = zero
+        if self.use_positional:
+            m_p = self.positional(inputs.pos_embed.to(dense.dtype), batch_size=dense.shape[0])
+        return m_q, m_r, m_p
+
+    # ------------------------------------------------------------------ mmseg API
+    def forward(self, inputs: ClipFeatures) -> torch.Tensor:
+        """(B, K, h, w) rectified logits ``M`` (Eq. 2-3), prompt-denoised at test time if set."""
+        m_q, m_r, m_p = self.logit_maps(inputs)
+        logits = rectify_logits(m_q, m_r, m_p, subtract=self.subtract)
+        if self.prompt_denoising and not self.training:
+            logits = prompt_denoise(logits, self.pd_threshold)
+        return logits
+
+    def loss(self, inputs: ClipFeatures, batch_data_samples, train_cfg) -> dict:
+        """Eq. 5 on Gumbel-softmax masks of ``M``; the ground truth is never read."""
+        logits = self.forward(inputs)
+        w_q = self.query_embeddings()
+        present = class_existence(inputs.global_embedding, w_q, self.logit_scale,
+                                  self.existence_threshold, self.existence_top_k)
+        masks = gumbel_masks(logits, tau=self.gumbel_tau, scale=self.gumbel_scale)
+        pooled = masked_average_pool(inputs.dense.to(masks.dtype), masks)
+        return dict(loss_contrast=contrastive_loss(pooled, w_q, present, self.temperature))

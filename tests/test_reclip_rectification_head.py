@@ -1,0 +1,176 @@
+"""ReCLIP's rectification head (Sec. 3.2-3.4, Eq. 2-5) in a MaskClipSegmentor, tiny random CLIP."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapper
+from mmengine.registry import DefaultScope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import maskclip  # noqa: F401  (registers the encoders and the tiny test CLIPs)
+import reclip  # noqa: F401  (registers the ReCLIP head)
+from maskclip.models import ClipFeatures
+from reclip.models import ReCLIPRectificationHead
+
+from .conftest import TINY_VIT
+
+CLIP = dict(model_name=TINY_VIT, pretrained=None)
+NAMES = ['cat', 'dog', 'grass', 'sky']
+SIZE = 64
+
+
+def build(**head):
+    cfg = dict(
+        type='MaskClipSegmentor',
+        clip=CLIP,
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5] * 3, std=[127.5] * 3,
+                               bgr_to_rgb=False, size=(SIZE, SIZE), pad_val=0, seg_pad_val=255),
+        backbone=dict(type='MaskClipViT'),
+        decode_head=dict(dict(type='ReCLIPRectificationHead', class_names=NAMES,
+                              templates='single', existence=(0.0, 2)), **head))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(cfg)
+
+
+def make_data(batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    samples = []
+    for _ in range(batch):
+        sample = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, len(NAMES), (1, SIZE, SIZE), generator=g)))
+        sample.set_metainfo(dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE)))
+        samples.append(sample)
+    images = [torch.randint(0, 256, (3, SIZE, SIZE), generator=g, dtype=torch.uint8)
+              for _ in range(batch)]
+    return dict(inputs=images, data_samples=samples)
+
+
+def features(model, seed=0):
+    data = model.data_preprocessor(make_data(seed=seed), False)
+    with torch.no_grad():
+        return model.extract_feat(data['inputs'])
+
+
+def cosines(dense, weights):
+    return torch.einsum('bchw,kc->bkhw', F.normalize(dense, dim=1), F.normalize(weights, dim=-1))
+
+
+def test_registered_and_wired():
+    model = build()
+    head = model.decode_head
+    assert isinstance(head, ReCLIPRectificationHead)
+    assert MODELS.get('ReCLIPRectificationHead') is ReCLIPRectificationHead
+    assert head.num_classes == 4 and head.out_channels == 4
+    assert head.in_channels == model.backbone.embed_dim
+    # the positional net reads the ViT width (the positional embedding's channels)
+    feats = features(model)
+    assert head.positional.net[0].in_channels == feats.pos_embed.shape[1]
+    assert head.existence_threshold == 0.0 and head.existence_top_k == 2
+
+
+@pytest.mark.parametrize('variant', [dict(), dict(use_reference=False),
+                                     dict(use_positional=False), dict(subtract=False),
+                                     dict(positional_shared=False)])
+def test_forward_equals_direct_formula(variant):
+    model = build(**variant)
+    model.eval()
+    head = model.decode_head
+    feats = features(model)
+    with torch.no_grad():
+        out = head(feats)
+        m_q = cosines(feats.dense, head.conv_seg.text_embeddings)
+        m_r = (cosines(feats.dense, head.reference_prompt())
+               if variant.get('use_reference', True) else 0)
+        m_p = head.positional(feats.pos_embed) if variant.get('use_positional', True) else 0
+    expected = m_q + (m_r + m_p) if variant.get('subtract') is False else m_q - (m_r + m_p)
+    assert out.shape == (2, 4) + tuple(feats.dense.shape[-2:])
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    if variant.get('use_positional', True) and variant.get('use_reference', True):
+        assert not torch.allclose(out, m_q - m_r) and not torch.allclose(out, m_q - m_p)
+    # whole inference through the segmentor gives full-resolution predictions
+    data = model.data_preprocessor(make_data(), False)
+    with torch.no_grad():
+        preds = model.predict(data['inputs'], data['data_samples'])
+    assert preds[0].seg_logits.data.shape == (4, SIZE, SIZE)
+
+
+def test_reference_embeddings_cached_in_eval_only():
+    head = build().decode_head
+    head.eval()
+    w1 = head.reference_embeddings()
+    assert head.reference_embeddings() is w1
+    with torch.no_grad():
+        head.reference_prompt.context.add_(0.1)  # an in-place change invalidates the cache
+    w2 = head.reference_embeddings()
+    assert w2 is not w1 and not torch.equal(w1, w2)
+    head.train()
+    assert head._reference_cache is None
+    w3 = head.reference_embeddings()
+    assert w3.requires_grad and head._reference_cache is None
+
+
+def test_only_context_and_positional_params_train():
+    model = build()
+    trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    assert 'decode_head.reference_prompt.context' in trainable
+    assert all(n == 'decode_head.reference_prompt.context'
+               or n.startswith('decode_head.positional.') for n in trainable), trainable
+    assert any(n.startswith('decode_head.positional.') for n in trainable)
+
+
+def test_train_steps_update_only_context_and_positional():
+    model = build()
+    model.train()
+    head = model.decode_head
+    learnable = {n for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {n: t.detach().clone() for n, t in model.state_dict(keep_vars=True).items()
+              if n not in learnable and not n.startswith('decode_head.positional.')}
+    frozen.update({f'buffer:{n}': b.detach().clone() for n, b in model.named_buffers()
+                   if not n.startswith('decode_head.positional.')})
+    assert any(n.startswith('backbone.') for n in frozen)
+    assert any(n.startswith('decode_head.reference_prompt.transformer') for n in frozen)
+    assert 'buffer:decode_head.conv_seg.text_embeddings' in frozen
+    ctx = head.reference_prompt.context.detach().clone()
+    pos = {n: p.detach().clone() for n, p in head.positional.named_parameters()}
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    for step in range(3):
+        log = model.train_step(make_data(seed=step), optim)
+        assert torch.isfinite(log['loss']) and 'decode.loss_contrast' in log
+    state = model.state_dict(keep_vars=True)
+    buffers = dict(model.named_buffers())
+    for name, before in frozen.items():
+        after = buffers[name[7:]] if name.startswith('buffer:') else state[name]
+        assert torch.equal(after.detach(), before), name
+    assert not torch.equal(head.reference_prompt.context.detach(), ctx)
+    changed = [n for n, p in head.positional.named_parameters()
+               if not torch.equal(p.detach(), pos[n])]
+    assert changed and any('net.0' in n for n in changed), changed
+
+
+def test_loss_ignores_ground_truth():
+    model = build()
+    model.train()
+    head = model.decode_head
+    feats = features(model)
+    data = make_data(seed=3)
+    other = make_data(seed=4)
+    torch.manual_seed(7)
+    a = head.loss(feats, data['data_samples'], None)['loss_contrast']
+    torch.manual_seed(7)
+    b = head.loss(feats, other['data_samples'], None)['loss_contrast']
+    assert torch.isfinite(a) and torch.equal(a, b)
+
+
+def test_bad_existence_and_prompt_denoising():
+    with pytest.raises(ValueError, match='Unknown existence preset'):
+        ReCLIPRectificationHead(NAMES, CLIP, templates='single', existence='nope')
+    model = build(prompt_denoising=True, pd_threshold=0.99)
+    model.eval()
+    feats = features(model)
+    with torch.no_grad():
+        out = model.decode_head(feats)
+    from maskclip.models.refinement import REMOVED_LOGIT
+    removed = (out == REMOVED_LOGIT).flatten(2).all(dim=2)
+    assert (~removed).any(dim=1).all()
