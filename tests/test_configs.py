@@ -65,6 +65,13 @@ def test_config_builds(path):
     segmentor = getattr(model, 'module', model)
     assert len(segmentor.class_names) == len(dataset_cls.METAINFO['classes'])
     assert segmentor.decode_head.num_classes == len(dataset_cls.METAINFO['classes'])
+    schedule = re.search(r'_4xb4-(\d+)k_', path)
+    if schedule:  # the name's schedule is the config's: iterations, poly end, SGD of the paper
+        iters = int(schedule.group(1)) * 1000
+        assert cfg.train_cfg.max_iters == iters and cfg.param_scheduler[0]['end'] == iters
+        assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.01, momentum=0.9,
+                                                   weight_decay=0.0005)
+        assert cfg.train_dataloader.batch_size == 4
     if 'zero-shot' in path:  # the model and the metric hide / score the same unseen classes
         assert segmentor.unseen_classes.tolist() == sorted(cfg.test_evaluator.unseen_classes)
         assert cfg.model.self_training_start == cfg.train_cfg.max_iters // 10

@@ -1,5 +1,5 @@
 # MaskCLIP+ schedule: SGD lr 0.01, momentum 0.9, weight decay 5e-4, poly (power 0.9, min 1e-4),
-# 20k iterations, evaluation and a checkpoint at the end (and a checkpoint every 1/10 for resume).
+# 20k iterations, evaluation at the end, a checkpoint every 1/10 (for resume). Other lengths inherit.
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = [

@@ -1,17 +1,7 @@
-# MaskCLIP+ schedule: SGD lr 0.01, momentum 0.9, weight decay 5e-4, poly (power 0.9, min 1e-4),
-# 8k iterations, evaluation and a checkpoint at the end (and a checkpoint every 1/10 for resume).
-optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+# MaskCLIP+ schedule of 8k iterations: as schedule_20k.py (SGD 0.01, poly), other length.
+_base_ = './schedule_20k.py'
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=8000, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=8000, val_interval=8000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=800, max_keep_ckpts=2),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+train_cfg = dict(max_iters=8000, val_interval=8000)
+default_hooks = dict(checkpoint=dict(interval=800))
