@@ -53,6 +53,23 @@ class TextClassifier(nn.Module):
             self.background_rows = rows
             self.background_embeddings = nn.Parameter(embeddings[rows].clone())
 
+    def decode_head_sizes(self, num_classes: Optional[int] = None,
+                          in_channels: Optional[int] = None,
+                          channels: Optional[int] = None) -> dict:
+        """``BaseDecodeHead`` size arguments of a head classified by this vocabulary.
+
+        Sizes a config gives anyway must agree with the vocabulary and CLIP's embedding size.
+        """
+        if num_classes is not None and num_classes != self.num_classes:
+            raise ValueError(f'num_classes={num_classes} but the class names hold '
+                             f'{self.num_classes} classes; make them agree (or drop num_classes).')
+        for name, value in (('in_channels', in_channels), ('channels', channels)):
+            if value not in (None, self.embed_dim):
+                raise ValueError(f'{name}={value} does not match the CLIP embedding size '
+                                 f'{self.embed_dim}; leave it unset.')
+        return dict(in_channels=self.embed_dim, channels=self.embed_dim,
+                    num_classes=self.num_classes, out_channels=self.num_classes)
+
     def embedding_matrix(self) -> torch.Tensor:
         """(N, C) unit embeddings of every name, learnable background rows included.
 

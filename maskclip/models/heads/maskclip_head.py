@@ -47,19 +47,8 @@ class MaskClipHead(BaseDecodeHead):
                  **kwargs):
         classifier = TextClassifier(class_names, clip, templates, normalize_features=True,
                                     cache_dir=text_cache_dir)
-        if num_classes is not None and num_classes != classifier.num_classes:
-            raise ValueError(
-                f'num_classes={num_classes} but the class names hold {classifier.num_classes} '
-                f'classes ({class_names if isinstance(class_names, str) else "list"}); make them '
-                'agree.')
-        dim = classifier.embed_dim
-        for name, value in (('in_channels', in_channels), ('channels', channels)):
-            if value not in (None, dim):
-                raise ValueError(f'{name}={value} does not match the CLIP embedding size {dim}; '
-                                 'leave it unset.')
-        super().__init__(in_channels=dim, channels=dim, num_classes=classifier.num_classes,
-                         out_channels=classifier.num_classes, dropout_ratio=dropout_ratio,
-                         init_cfg=init_cfg, **kwargs)
+        super().__init__(**classifier.decode_head_sizes(num_classes, in_channels, channels),
+                         dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
         self.conv_seg = classifier  # the classifier is the frozen text embeddings
         self.class_names = classifier.class_names
         self.key_smoothing = key_smoothing
