@@ -125,7 +125,7 @@ def test_train_steps_update_only_context_and_positional():
     model.train()
     head = model.decode_head
     learnable = {n for n, p in model.named_parameters() if p.requires_grad}
-    frozen = {n: t.detach().clone() for n, t in model.state_dict(keep_vars=True).items()
+    frozen = {n: t.detach().clone() for n, t in model.named_parameters()
               if n not in learnable and not n.startswith('decode_head.positional.')}
     frozen.update({f'buffer:{n}': b.detach().clone() for n, b in model.named_buffers()
                    if not n.startswith('decode_head.positional.')})
@@ -138,7 +138,7 @@ def test_train_steps_update_only_context_and_positional():
     for step in range(3):
         log = model.train_step(make_data(seed=step), optim)
         assert torch.isfinite(log['loss']) and 'decode.loss_contrast' in log
-    state = model.state_dict(keep_vars=True)
+    state = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     for name, before in frozen.items():
         after = buffers[name[7:]] if name.startswith('buffer:') else state[name]

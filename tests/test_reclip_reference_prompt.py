@@ -97,3 +97,15 @@ def test_name_too_long_raises():
     ref = ReferencePrompt(['cat'], CLIP, context_length=4)
     with pytest.raises(ValueError, match='4'):
         ref.set_context_from_text('a photo of')
+
+
+def test_checkpoints_hold_the_context_only():
+    prompt = ReferencePrompt(['cat', 'dog'], dict(model_name=TINY_VIT, pretrained=None),
+                             context_length=4)
+    state = prompt.state_dict()
+    assert list(state) == ['context']
+    other = ReferencePrompt(['cat', 'dog'], dict(model_name=TINY_VIT, pretrained=None),
+                            context_length=4, init='random')
+    other.load_state_dict(state, strict=True)
+    assert torch.equal(other.context, prompt.context)
+    torch.testing.assert_close(other(), prompt())

@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from maskclip.clip import load_clip
+from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.text import load_vocabulary, primary_names
 
 #: the paper's context length: 77 tokens - SOT - EOT - 2 for the class name
@@ -122,6 +123,9 @@ class ReferencePrompt(nn.Module):
             init_ids = [init_ids[i % len(init_ids)] for i in range(context_length)]
             with torch.no_grad():
                 self.context.copy_(self.token_embedding.weight[torch.tensor(init_ids)])
+        # checkpoints hold the context only: the text tower is rebuilt from CLIP
+        exclude_from_checkpoints(self, ['token_embedding', 'positional_embedding', 'transformer',
+                                        'ln_final', 'text_projection'])
         self.train()
 
     @property

@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from maskclip.clip import clear_cache
+from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.models.text_classifier import TextClassifier
 
 from .maskclip_segmentor import with_attribute_test_cfg
@@ -88,8 +89,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         self.self_training_start = self_training_start
         self.unseen_classes = None if unseen_classes is None else self._class_indices(unseen_classes)
         self._announced_student = False
-        self._register_state_dict_hook(_drop_teacher_weights)
-        self._register_load_state_dict_pre_hook(self._keep_teacher_weights)
+        exclude_from_checkpoints(self, ['teacher'])
         print_log('MaskCLIP+: pseudo labels from the teacher'
                   + (f' until iteration {self_training_start}, then from the student '
                      '(self-training)' if self_training_start is not None else '')
@@ -120,11 +120,6 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         super().train(mode)
         self.teacher.eval()
         return self
-
-    def _keep_teacher_weights(self, state_dict, prefix, *args):
-        """Checkpoints hold no teacher weights: keep the ones built from CLIP."""
-        for key, value in self.teacher.state_dict().items():
-            state_dict.setdefault(f'{prefix}teacher.{key}', value)
 
     def labels_from_student(self) -> bool:
         """Whether this iteration's pseudo labels come from the student (self-training)."""
@@ -179,7 +174,3 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         losses['pseudo_from_student'] = seg_logits.new_tensor(float(self.labels_from_student()))
         return losses
 
-
-def _drop_teacher_weights(module, state_dict, prefix, local_metadata):
-    for key in [k for k in state_dict if k.startswith(f'{prefix}teacher.')]:
-        del state_dict[key]
