@@ -9,7 +9,7 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 
 import maskclip  # noqa: F401  (registers modules)
-from maskclip.models.builder import IMAGENET_MEAN, encoder_type
+from maskclip.models.builder import CLIP_MEAN, IMAGENET_MEAN, encoder_type
 from maskclip.utils import clip_cfgs_of
 
 from .conftest import TINY_RN, TINY_VIT
@@ -20,7 +20,11 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), r
 NAME = re.compile(r'^maskclip(-(ks|pd|ks-pd|baseline))?_(vit-b16|r50)_[a-z0-9-]+-'
                   r'(\d+x\d+|ms(-\d+)+)\.py$'
                   r'|^maskclip-plus-(vit-b16|r50)_deeplabv(2|3plus)-r(50|101)_4xb4-\d+k_[a-z0-9-]+'
-                  r'-512x512\.py$')
+                  r'-512x512\.py$'
+                  r'|^reclip-rectification_vit-b16_1xb1-\d+e_[a-z0-9-]+-\d+x\d+\.py$'
+                  r'|^reclip-distillation_vit-b16_deeplabv2-r101_4xb4-\d+k_[a-z0-9-]+-\d+x\d+\.py$'
+                  r'|^reclip_vit-b16_deeplabv2-r101_[a-z0-9-]+\.py$')
+PIPELINES = [p for p in CONFIGS if osp.basename(p).startswith('reclip_')]  # rectify -> distill
 
 
 def test_there_are_configs_for_every_dataset_backbone_and_variant():
@@ -37,15 +41,24 @@ def segmentor_cfg(cfg):
     return cfg.model.module if cfg.model.type == 'SegTTAModel' else cfg.model
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
+SINGLE = [p for p in CONFIGS if p not in PIPELINES]
+
+
+@pytest.mark.parametrize('path', SINGLE, ids=[osp.basename(p) for p in SINGLE])
 def test_config_builds(path):
     assert NAME.match(osp.basename(path)), f'{osp.basename(path)} breaks the naming convention'
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmseg'
-    assert cfg.custom_imports == dict(imports=['maskclip'], allow_failed_imports=False)
+    reclip = osp.basename(path).startswith('reclip')
+    assert cfg.custom_imports == dict(imports=['maskclip', 'reclip'] if reclip else ['maskclip'],
+                                      allow_failed_imports=False)
     model_cfg = segmentor_cfg(cfg)
-    # paper configs normalise like the authors' code (ImageNet statistics)
-    assert list(model_cfg.data_preprocessor.mean) == IMAGENET_MEAN
+    # paper configs normalise like the authors' code: ImageNet statistics (MaskCLIP's mmseg
+    # code, every DeepLab student), CLIP's own for ReCLIP's CLIP (OpenAI's clip package)
+    mean = CLIP_MEAN if model_cfg.type == 'ReCLIPRectificationSegmentor' else IMAGENET_MEAN
+    assert list(model_cfg.data_preprocessor.mean) == pytest.approx(mean)
+    if model_cfg.type == 'ReCLIPDistillSegmentor':
+        assert list(model_cfg.teacher.data_preprocessor.mean) == pytest.approx(CLIP_MEAN)
     clips = list(clip_cfgs_of(cfg.model))
     assert clips and all(c['pretrained'] == 'openai' for c in clips)
     encoder = model_cfg.get('teacher', model_cfg).backbone.type
@@ -53,7 +66,8 @@ def test_config_builds(path):
         tiny = TINY_RN if encoder_type(clip['model_name']) == 'MaskClipResNet' else TINY_VIT
         assert encoder_type(clip['model_name']) == encoder
         clip.update(model_name=tiny, pretrained=None)
-    if model_cfg.type == 'MaskClipPlusSegmentor':  # the student's features match the tiny CLIP
+    if model_cfg.type in ('MaskClipPlusSegmentor', 'ReCLIPDistillSegmentor'):
+        # the student's features match the tiny CLIP
         assert model_cfg.decode_head.channels == (1024 if encoder == 'MaskClipResNet' else 512)
         model_cfg.decode_head.channels = 32
         model_cfg.backbone.init_cfg = None
@@ -72,6 +86,12 @@ def test_config_builds(path):
         assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.01, momentum=0.9,
                                                    weight_decay=0.0005)
         assert cfg.train_dataloader.batch_size == 4
+    epochs = re.search(r'_1xb1-(\d+)e_', path)
+    if epochs:  # ReCLIP rectification: batch 1, SGD 0.01, poly over 4x (6x for ADE) the epochs
+        assert cfg.train_cfg.max_epochs == int(epochs.group(1))
+        assert cfg.param_scheduler[0]['end'] == int(epochs.group(1)) * (6 if 'ade' in path else 4)
+        assert cfg.train_dataloader.batch_size == 1
+        assert cfg.optim_wrapper.optimizer.lr == 0.01
     if 'zero-shot' in path:  # the model and the metric hide / score the same unseen classes
         assert segmentor.unseen_classes.tolist() == sorted(cfg.test_evaluator.unseen_classes)
         assert cfg.model.self_training_start == cfg.train_cfg.max_iters // 10
@@ -105,3 +125,25 @@ def test_maskclip_plus_configs_take_a_training_step(name):
     log = model.train_step(data, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
     assert torch.isfinite(log['loss'])
     assert any(not torch.equal(b, p) for b, p in zip(before, head_params))
+
+
+@pytest.mark.parametrize('path', PIPELINES, ids=[osp.basename(p) for p in PIPELINES])
+def test_two_stage_configs_chain_matching_stages(path):
+    """rectify -> distill: same dataset, the teacher is the rectification model, checkpoint passed."""
+    from maskclip.engine.stages import read_stages
+    cfg = Config.fromfile(path)
+    assert NAME.match(osp.basename(path))
+    rectify, distill = read_stages(cfg)
+    assert (rectify.name, distill.name) == ('rectification', 'distillation')
+    assert rectify.checkpoint_to is None and distill.checkpoint_to == 'model.teacher_checkpoint'
+    dataset = osp.basename(path)[len('reclip_vit-b16_deeplabv2-r101_'):-len('.py')]
+    first, second = Config.fromfile(rectify.config), Config.fromfile(distill.config)
+    assert f'_{dataset}-' in osp.basename(rectify.config) and f'_{dataset}-' in osp.basename(
+        distill.config)
+    assert second.model.teacher_checkpoint is None
+    teacher = second.model.teacher
+    assert teacher.type == first.model.type == 'ReCLIPRectificationSegmentor'
+    assert teacher.decode_head == first.model.decode_head
+    assert teacher.backbone == first.model.backbone and teacher.clip == first.model.clip
+    assert teacher.data_preprocessor == first.model.data_preprocessor
+    assert first.train_dataloader.dataset.type == second.train_dataloader.dataset.type

@@ -22,7 +22,7 @@ SIZE = 64
 
 def build(**head):
     cfg = dict(
-        type='MaskClipSegmentor',
+        type='ReCLIPRectificationSegmentor',
         clip=CLIP,
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5] * 3, std=[127.5] * 3,
                                bgr_to_rgb=False, size=(SIZE, SIZE), pad_val=0, seg_pad_val=255),
@@ -106,9 +106,9 @@ def test_reference_embeddings_cached_in_eval_only():
     w2 = head.reference_embeddings()
     assert w2 is not w1 and not torch.equal(w1, w2)
     head.train()
-    assert head._reference_cache is None
+    assert head._prompt_cache == {}
     w3 = head.reference_embeddings()
-    assert w3.requires_grad and head._reference_cache is None
+    assert w3.requires_grad and head._prompt_cache == {}
 
 
 def test_only_context_and_positional_params_train():

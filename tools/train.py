@@ -1,10 +1,16 @@
-"""Train a segmentor (MaskCLIP+ and any mmseg model) with mmengine's Runner.
+"""Train a segmentor (MaskCLIP+, ReCLIP and any mmseg model) with mmengine's Runner.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp]
-        [--cfg-options k=v ...] [--clip-weights PATH | --random-weights]
+        [--cfg-options k=v ...] [--clip-weights PATH | --random-weights] [--stages NAME ...]
 
 ``--resume`` alone continues from the latest checkpoint in the work dir; ``--resume FILE``
-from that checkpoint. On a machine without CUDA, SyncBN becomes BN, DDP runs over gloo on CPU,
+from that checkpoint.
+
+A multi-stage config (one that lists ``stages``, e.g. ReCLIP's rectify -> distill) trains its
+stages one after another in ``<work dir>/<stage>``, each stage receiving the previous one's final
+checkpoint; ``--resume`` skips finished stages and resumes the interrupted one; ``--stages``
+runs only some (the others must have finished); ``--cfg-options rectification.k=v`` changes one
+stage only (maskclip/engine/stages.py). On a machine without CUDA, SyncBN becomes BN, DDP runs over gloo on CPU,
 and ``--amp`` is refused (maskclip.utils.runtime.adapt_cfg_to_machine).
 
 Multi-GPU / multi-node: tools/dist_train.sh CONFIG GPUS [...] (torchrun, --launcher pytorch).
@@ -15,7 +21,8 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
+from mmengine.dist import barrier, get_rank
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
@@ -23,6 +30,7 @@ from mmseg.registry import RUNNERS
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
 
 from maskclip.datasets import check_dataset_layout  # noqa: E402
+from maskclip.engine import stages as stages_lib  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
                             check_clip_weights, exit_on_user_error, load_tool_cfg,
                             init_cpu_process_group)
@@ -44,6 +52,8 @@ def parse_args(argv=None):
                         help='override config settings, e.g. train_cfg.max_iters=1000')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--stages', nargs='+', metavar='NAME',
+                        help='multi-stage configs: run only these stages')
     add_clip_weight_args(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -76,16 +86,77 @@ def build_cfg(args):
     return cfg
 
 
+def train(args):
+    """Train one config; returns the Runner."""
+    cfg = build_cfg(args)
+    check_clip_weights(cfg.model)
+    check_dataset_layout(cfg.train_dataloader.dataset)
+    init_cpu_process_group(args.launcher)
+    # a custom runner when the config names one (mmseg's tools/train.py does the same)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+def train_stages(args, pipeline):
+    """Train the stages of a multi-stage config in order; returns the last Runner."""
+    stages = stages_lib.read_stages(pipeline)
+    names = [stage.name for stage in stages]
+    selected = args.stages or names
+    if set(selected) - set(names):
+        raise ValueError(f'--stages {selected}: this config has the stages {names}.')
+    if args.resume not in (None, AUTO):
+        raise ValueError('A multi-stage config resumes from its work dir: give --resume without '
+                         'a checkpoint path.')
+    common, per_stage = stages_lib.split_stage_options(args.cfg_options, stages)
+    root = args.work_dir or pipeline.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    runner, previous = None, None
+    for number, stage in enumerate(stages, 1):
+        work_dir = osp.join(root, stage.name)
+        done = stages_lib.finished_checkpoint(work_dir)
+        if stage.name not in selected or (args.resume and done):
+            if stage.name in selected:
+                print_log(f'Stage {number}/{len(stages)} ({stage.name}) already finished: '
+                          f'{done}; skipping it.', logger='current')
+            previous = done
+            continue
+        options = dict(common, **per_stage[stage.name])
+        if stage.checkpoint_to:
+            if previous is None:
+                raise ValueError(f"Stage '{stage.name}' needs the final checkpoint of the stage "
+                                 f'before it, which has not finished in {root}; run that stage '
+                                 'first (or the whole config).')
+            options[stage.checkpoint_to] = previous
+        stage_args = argparse.Namespace(**vars(args))
+        stage_args.config, stage_args.work_dir, stage_args.cfg_options = (
+            stage.config, work_dir, options)
+        stage_args.resume = AUTO if args.resume and stages_lib.last_checkpoint(work_dir) else None
+        print_log(stages_lib.banner(
+            f'Stage {number}/{len(stages)}: {stage.name} '
+            f"({'resuming' if stage_args.resume else 'starting'}; "
+            f'{osp.basename(stage.config)}; work dir {work_dir})'), logger='current')
+        if get_rank() == 0:
+            stages_lib.clear_finished(work_dir)
+        runner = train(stage_args)
+        runner.logger.info(f'Stage {number}/{len(stages)} ({stage.name}) finished.')
+        if get_rank() == 0:
+            stages_lib.mark_finished(work_dir, stages_lib.last_checkpoint(runner.work_dir))
+        barrier()
+        previous = stages_lib.finished_checkpoint(work_dir)
+    return runner
+
+
 def main(argv=None):
     args = parse_args(argv)
     with exit_on_user_error():
-        cfg = build_cfg(args)
-        check_clip_weights(cfg.model)
-        check_dataset_layout(cfg.train_dataloader.dataset)
-        init_cpu_process_group(args.launcher)
-        # a custom runner when the config names one (mmseg's tools/train.py does the same)
-        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-        runner.train()
+        pipeline = Config.fromfile(args.config)
+        if 'stages' in pipeline:
+            runner = train_stages(args, pipeline)
+        elif args.stages:
+            raise ValueError(f'--stages needs a multi-stage config; {args.config} has no stages.')
+        else:
+            runner = train(args)
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
     return runner

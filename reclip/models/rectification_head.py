@@ -9,10 +9,12 @@ never read. Everything CLIP-side is frozen: only the Reference context and the
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
@@ -23,6 +25,7 @@ from maskclip.models.text_classifier import TextClassifier
 from reclip.models.rectification import (EXISTENCE_DEFAULTS, PositionalBias, class_existence,
                                          contrastive_loss, gumbel_masks, masked_average_pool,
                                          rectify_logits)
+from reclip.models.existence_cache import load_existence_cache
 from reclip.models.reference_prompt import ReferencePrompt
 
 
@@ -49,6 +52,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
             first (primary) name.
         clip: ``dict(model_name=..., pretrained=...)`` (filled in by the segmentor).
         templates: Query templates (``'vild'``, ``'single'`` or a list).
+        learnable_query: replace the fixed Query embeddings by a learnable CoOp-style prompt
+            (context initialised from ``'a photo of a'``), Table 3's ablation.
         use_reference / use_positional: include ``M_r`` / ``M_p`` (a disabled term is 0).
         reference_context_length / reference_init: ``context_length`` / ``init`` of
             :class:`~reclip.models.reference_prompt.ReferencePrompt`.
@@ -58,6 +63,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         gumbel_tau / gumbel_scale: Eq. 4 (``softmax((scale * M + g) / tau)``).
         temperature: ``tau`` of Eq. 5.
         existence: a key of ``EXISTENCE_DEFAULTS`` or a ``(threshold, top_k)`` tuple.
+        existence_cache: a JSON file from ``tools/cache_class_existence.py`` (image file name ->
+            present class indices) used instead of computing existence online.
         logit_scale: scale of the global-embedding cosines for class existence.
         prompt_denoising / pd_threshold: test-time prompt denoising of ``M``.
         text_cache_dir: where Query text embeddings are cached.
@@ -67,6 +74,7 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  class_names: Union[str, Sequence],
                  clip: Optional[dict] = None,
                  templates: Union[str, Sequence[str]] = 'vild',
+                 learnable_query: bool = False,
                  use_reference: bool = True,
                  reference_context_length: Optional[int] = None,
                  reference_init: str = 'X',
@@ -78,6 +86,7 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  gumbel_scale: float = 1000.0,
                  temperature: float = 0.01,
                  existence: Union[str, Tuple[float, int]] = 'voc',
+                 existence_cache: Optional[str] = None,
                  logit_scale: float = 100.0,
                  prompt_denoising: bool = False,
                  pd_threshold: float = 0.5,
@@ -110,6 +119,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         self.gumbel_scale = gumbel_scale
         self.temperature = temperature
         self.existence_threshold, self.existence_top_k = _resolve_existence(existence)
+        self.existence_cache = (load_existence_cache(existence_cache, self.class_names)
+                                if existence_cache else None)
         self.logit_scale = logit_scale
         self.prompt_denoising = prompt_denoising
         self.pd_threshold = pd_threshold
@@ -118,6 +129,10 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                                                  context_length=reference_context_length,
                                                  init=reference_init)
                                  if use_reference else None)
+        self.query_prompt = (ReferencePrompt(class_names, clip,
+                                             context_length=reference_context_length,
+                                             init='a photo of a')
+                             if learnable_query else None)
         if use_positional:
             if positional_in_channels is None:
                 visual = load_clip(**dict(clip)).visual
@@ -130,34 +145,45 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                                              shared=positional_shared)
         else:
             self.positional = None
-        self._reference_cache = None  # (key, W_r) in eval mode
+        self._prompt_cache = {}  # prompt name -> (key, embeddings) in eval mode
 
     # ------------------------------------------------------------------ helpers
     def train(self, mode: bool = True):
         super().train(mode)
-        self._reference_cache = None
+        self._prompt_cache = {}
         return self
+
+    def _prompt_embeddings(self, name: str) -> torch.Tensor:
+        """(K, C) embeddings of a learnable prompt: recomputed in training, cached in eval."""
+        prompt = getattr(self, name)
+        if self.training:
+            return prompt()
+        ctx = prompt.context
+        key = (ctx.data_ptr(), ctx._version, ctx.device, ctx.dtype)
+        cached = self._prompt_cache.get(name)
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                cached = self._prompt_cache[name] = (key, prompt().detach())
+        return cached[1]
 
     def query_embeddings(self) -> torch.Tensor:
         """(K, C) unit Query embeddings ``W_q`` (the first name of each class)."""
+        if self.query_prompt is not None:
+            return self._prompt_embeddings('query_prompt')
         return self.conv_seg.embedding_matrix()[self.query_rows]
 
     def reference_embeddings(self) -> torch.Tensor:
         """(K, C) ``W_r``: recomputed every call in training, cached in eval mode."""
-        if self.training:
-            self._reference_cache = None
-            return self.reference_prompt()
-        ctx = self.reference_prompt.context
-        key = (ctx.data_ptr(), ctx._version, ctx.device, ctx.dtype)
-        if self._reference_cache is None or self._reference_cache[0] != key:
-            with torch.no_grad():
-                self._reference_cache = (key, self.reference_prompt().detach())
-        return self._reference_cache[1]
+        return self._prompt_embeddings('reference_prompt')
 
     def logit_maps(self, inputs: ClipFeatures):
         """``(M_q, M_r, M_p)``; a disabled term is the scalar 0."""
         dense = inputs.dense
-        m_q = self.cls_seg(dense)
+        if self.query_prompt is None:
+            m_q = self.cls_seg(dense)
+        else:
+            m_q = torch.einsum('bchw,kc->bkhw', F.normalize(dense, dim=1),
+                               self.query_embeddings().to(dense.dtype))
         zero = dense.new_zeros(())
         m_r = zero
         if self.use_reference:
@@ -177,12 +203,41 @@ class ReCLIPRectificationHead(BaseDecodeHead):
             logits = prompt_denoise(logits, self.pd_threshold)
         return logits
 
+    def present_classes(self, global_embedding: torch.Tensor, batch_data_samples) -> torch.Tensor:
+        """(B, K) bool class existence (Sec. 3.4): from the cache when given, else online."""
+        if self.existence_cache is not None:
+            return self.existence_cache.lookup(batch_data_samples, global_embedding.device)
+        return class_existence(global_embedding, self.query_embeddings(), self.logit_scale,
+                               self.existence_threshold, self.existence_top_k)
+
+    def text_guided_loss(self, logits: torch.Tensor, dense: torch.Tensor,
+                         present: torch.Tensor) -> torch.Tensor:
+        """Eq. 5 on hard Gumbel-softmax masks of ``logits`` (Eq. 4) pooling ``dense``."""
+        masks = gumbel_masks(logits, tau=self.gumbel_tau, scale=self.gumbel_scale)
+        pooled = masked_average_pool(dense.to(masks.dtype), masks)
+        return contrastive_loss(pooled, self.query_embeddings(), present, self.temperature)
+
     def loss(self, inputs: ClipFeatures, batch_data_samples, train_cfg) -> dict:
         """Eq. 5 on Gumbel-softmax masks of ``M``; the ground truth is never read."""
-        logits = self.forward(inputs)
-        w_q = self.query_embeddings()
-        present = class_existence(inputs.global_embedding, w_q, self.logit_scale,
-                                  self.existence_threshold, self.existence_top_k)
-        masks = gumbel_masks(logits, tau=self.gumbel_tau, scale=self.gumbel_scale)
-        pooled = masked_average_pool(inputs.dense.to(masks.dtype), masks)
-        return dict(loss_contrast=contrastive_loss(pooled, w_q, present, self.temperature))
+        present = self.present_classes(inputs.global_embedding, batch_data_samples)
+        return dict(loss_contrast=self.text_guided_loss(self.forward(inputs), inputs.dense,
+                                                        present))
+
+    # ------------------------------------------------------------------ checkpoints
+    def get_extra_state(self) -> dict:
+        """The vocabulary travels with the checkpoint, so a mismatch is caught on loading."""
+        return dict(class_names=list(self.class_names))
+
+    def set_extra_state(self, state: dict) -> None:
+        saved = list(state.get('class_names', []))
+        if saved == list(self.class_names):
+            return
+        message = (f'This ReCLIP checkpoint was trained for {len(saved)} classes '
+                   f'({saved[:5]}...), the config has {self.num_classes} '
+                   f'({list(self.class_names)[:5]}...).')
+        if self.positional is not None and self.positional.out_channels > 1:
+            raise ValueError(message + ' Its positional bias has one map per class, so it only '
+                             'fits its own vocabulary: use the class_names it was trained with.')
+        print_log(message + ' The Reference context and the shared positional bias are '
+                  'class-agnostic, so they are used with the new vocabulary.', logger='current',
+                  level=logging.WARNING)

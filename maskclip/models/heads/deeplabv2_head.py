@@ -27,6 +27,10 @@ class DeepLabV2Head(BaseDecodeHead):
             nn.init.normal_(conv.weight, std=0.01)
             nn.init.zeros_(conv.bias)
 
-    def forward(self, inputs) -> torch.Tensor:
+    def _forward_feature(self, inputs) -> torch.Tensor:
+        """(B, channels, h, w) summed ASPP features, before the classifier (mmseg's name)."""
         x = self._transform_inputs(inputs)
-        return self.cls_seg(sum(conv(x) for conv in self.aspp))
+        return sum(conv(x) for conv in self.aspp)
+
+    def forward(self, inputs) -> torch.Tensor:
+        return self.cls_seg(self._forward_feature(inputs))

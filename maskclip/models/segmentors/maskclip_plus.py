@@ -19,6 +19,15 @@ from .maskclip_segmentor import with_attribute_test_cfg
 IGNORE = 255
 
 
+def ignore_batch_padding(labels: torch.Tensor, data_samples) -> torch.Tensor:
+    """Set the labels of the batch padding (outside each image's ``img_shape``) to ignore."""
+    for label, sample in zip(labels, data_samples):
+        h, w = sample.img_shape[:2]
+        label[:, h:] = IGNORE
+        label[:, :, w:] = IGNORE
+    return labels
+
+
 def current_iteration() -> int:
     """The training iteration mmengine's runner is at (0 outside a runner)."""
     return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)
@@ -151,12 +160,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         else:
             logits = self.teacher_logits(inputs)
         if self.unseen_classes is None:
-            labels = logits.argmax(dim=1, keepdim=True)
-            for label, sample in zip(labels, data_samples):  # batch padding stays ignored
-                h, w = sample.img_shape[:2]
-                label[:, h:] = IGNORE
-                label[:, :, w:] = IGNORE
-            return labels
+            return ignore_batch_padding(logits.argmax(dim=1, keepdim=True), data_samples)
         unseen = self.unseen_classes.to(logits.device)
         fill = unseen[logits[:, unseen].argmax(dim=1, keepdim=True)]
         gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).to(fill.device)

@@ -1,0 +1,35 @@
+# ReCLIP rectification stage on COCO-Stuff 164k (171 classes): batch 1, 10 epochs, short side 512,
+# 512x512 crops (random crop + flip; the crop never reads labels), class existence preset
+# 'coco', test at short side 512 with prompt denoising 0.5. Schedule and resolution are our choice (no published ReCLIP result).
+# Published mIoU: none
+_base_ = [
+    '../_base_/models/reclip-rectification_vit-b16.py', '../_base_/datasets/coco-stuff164k.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/reclip_rectification_10e.py'
+]
+custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
+crop_size = (512, 512)
+log_processor = dict(by_epoch=True)  # an epoch-based schedule
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    decode_head=dict(class_names='coco_stuff_171', existence='coco', pd_threshold=0.5))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', scale=(4096, 512), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(4096, 512), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+train_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

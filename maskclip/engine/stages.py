@@ -1,0 +1,107 @@
+"""Multi-stage training: one config lists stage configs that run one after another.
+
+A pipeline config (e.g. ReCLIP's rectify -> distill) holds only::
+
+    stages = [
+        dict(name='rectification', config='reclip-rectification_....py'),
+        dict(name='distillation', config='reclip-distillation_....py',
+             checkpoint_to='model.teacher_checkpoint'),   # gets the previous stage's checkpoint
+    ]
+
+Stage configs are paths relative to the pipeline config and are ordinary configs (each can be
+trained alone with ``tools/train.py``). Every stage trains in ``<work dir>/<stage name>``; when it
+ends, ``stage_done.json`` records its final checkpoint, so ``--resume`` skips finished stages and
+resumes the interrupted one from its latest checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import List, Optional
+
+DONE_FILE = 'stage_done.json'
+
+
+@dataclass
+class Stage:
+    name: str
+    config: str
+    checkpoint_to: Optional[str] = None  # config key receiving the previous stage's checkpoint
+
+
+def read_stages(cfg) -> List[Stage]:
+    """The stages of a pipeline config, with config paths resolved and checked."""
+    root = osp.dirname(osp.abspath(cfg.filename))
+    entries = cfg.get('stages') or []
+    if not entries:
+        raise ValueError(f'{cfg.filename}: `stages` is empty; list dict(name=..., config=...).')
+    stages = []
+    for index, entry in enumerate(entries):
+        unknown = set(entry) - {'name', 'config', 'checkpoint_to'}
+        if unknown or 'name' not in entry or 'config' not in entry:
+            raise ValueError(f'{cfg.filename}: stage {index} must be dict(name=..., config=..., '
+                             f'[checkpoint_to=...]); got keys {sorted(entry)}.')
+        path = entry['config'] if osp.isabs(entry['config']) else osp.join(root, entry['config'])
+        if not osp.isfile(path):
+            raise ValueError(f"{cfg.filename}: stage '{entry['name']}' config {path} not found.")
+        if index == 0 and entry.get('checkpoint_to'):
+            raise ValueError(f'{cfg.filename}: the first stage has no previous checkpoint; '
+                             'remove its checkpoint_to.')
+        stages.append(Stage(entry['name'], path, entry.get('checkpoint_to')))
+    names = [stage.name for stage in stages]
+    if len(set(names)) != len(names):
+        raise ValueError(f'{cfg.filename}: stage names must be unique, got {names}.')
+    return stages
+
+
+def split_stage_options(options: Optional[dict], stages: List[Stage]):
+    """``--cfg-options``: keys starting with a stage name go to that stage, the rest to all.
+
+    ``rectification.train_cfg.max_epochs=1`` changes only the stage named ``rectification``.
+    """
+    common, per_stage = {}, {stage.name: {} for stage in stages}
+    for key, value in (options or {}).items():
+        head, _, rest = key.partition('.')
+        if head in per_stage and rest:
+            per_stage[head][rest] = value
+        else:
+            common[key] = value
+    return common, per_stage
+
+
+def finished_checkpoint(work_dir: str) -> Optional[str]:
+    """The final checkpoint of a stage that ran to its end in ``work_dir``, else None."""
+    path = osp.join(work_dir, DONE_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        checkpoint = json.load(f)['checkpoint']
+    return checkpoint if osp.isfile(checkpoint) else None
+
+
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint mmengine's CheckpointHook saved last in ``work_dir`` (None if none)."""
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        checkpoint = f.read().strip()
+    return checkpoint if osp.isfile(checkpoint) else None
+
+
+def mark_finished(work_dir: str, checkpoint: str) -> None:
+    with open(osp.join(work_dir, DONE_FILE), 'w') as f:
+        json.dump(dict(checkpoint=osp.abspath(checkpoint)), f)
+
+
+def clear_finished(work_dir: str) -> None:
+    path = osp.join(work_dir, DONE_FILE)
+    if osp.isfile(path):
+        os.remove(path)
+
+
+def banner(text: str) -> str:
+    line = '=' * max(60, len(text) + 8)
+    return f'\n{line}\n    {text}\n{line}'
