@@ -34,23 +34,30 @@ def _has_file(directory: str) -> bool:
     return False
 
 
-def _collect_problems(cfg, problems: list) -> None:
+def iter_dataset_cfgs(cfg):
+    """The leaf dataset configs of ``cfg``: wrappers (RepeatDataset, ClassBalancedDataset,
+    ConcatDataset, ...) are looked through to the datasets that they nest."""
     if not isinstance(cfg, dict):
         return
-    # Wrappers (RepeatDataset, ClassBalancedDataset, ConcatDataset, ...) nest the real datasets.
     wrapped = []
     if isinstance(cfg.get('dataset'), dict):
         wrapped.append(cfg['dataset'])
     if isinstance(cfg.get('datasets'), (list, tuple)):
         wrapped.extend(cfg['datasets'])
-    if wrapped:
-        for sub in wrapped:
-            _collect_problems(sub, problems)
-        return
+    if not wrapped:
+        yield cfg
+    for sub in wrapped:
+        yield from iter_dataset_cfgs(sub)
 
+
+def dataset_type_name(cfg: dict) -> str:
     dataset_type = cfg.get('type', '<unknown type>')
     if not isinstance(dataset_type, str):
         dataset_type = getattr(dataset_type, '__name__', repr(dataset_type))
+    return dataset_type
+
+
+def _missing_paths(cfg: dict) -> list:
     missing = []
     data_root = cfg.get('data_root') or ''
     if data_root and not _is_remote(data_root) and not osp.isdir(data_root):
@@ -74,9 +81,16 @@ def _collect_problems(cfg, problems: list) -> None:
         path = _join(data_root, ann_file)
         if not _is_remote(path) and not osp.isfile(path):
             missing.append(f'ann_file {path!r} does not exist')
+    return missing
 
-    if missing:
-        problems.append((dataset_type, missing))
+
+def dataset_layout_problems(dataset_cfg: dict) -> list:
+    """``[(dataset type, [missing path sentence, ...]), ...]`` for the datasets of
+    ``dataset_cfg`` that are not complete; empty when everything is there. The same checks as
+    :func:`check_dataset_layout`, returned instead of raised (for reports such as
+    ``tools/check_dataset.py``)."""
+    return [(dataset_type_name(leaf), missing) for leaf in iter_dataset_cfgs(dataset_cfg)
+            if (missing := _missing_paths(leaf))]
 
 
 def check_dataset_layout(dataset_cfg: dict) -> None:
@@ -89,8 +103,7 @@ def check_dataset_layout(dataset_cfg: dict) -> None:
     exists. Relative paths are joined with ``data_root``; absolute ones are used as they are;
     remote URIs (``s3://...``) are not checked.
     """
-    problems: list = []
-    _collect_problems(dataset_cfg, problems)
+    problems = dataset_layout_problems(dataset_cfg)
     if not problems:
         return
     lines = []
