@@ -74,14 +74,21 @@ def build_cfg(args):
     return cfg
 
 
+def build_runner(cfg, launcher: str = 'none') -> Runner:
+    """The test Runner of ``cfg``, after the checks that fail in seconds (weights, data layout).
+
+    Shared with tools/robustness.py; call it inside ``exit_on_user_error()``.
+    """
+    check_clip_weights(cfg.model)
+    check_dataset_layout(cfg.test_dataloader.dataset)
+    init_cpu_process_group(launcher)
+    return Runner.from_cfg(cfg)
+
+
 def main(argv=None):
     args = parse_args(argv)
     with exit_on_user_error():
-        cfg = build_cfg(args)
-        check_clip_weights(cfg.model)
-        check_dataset_layout(cfg.test_dataloader.dataset)
-        init_cpu_process_group(args.launcher)
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(build_cfg(args), args.launcher)
         metrics = runner.test()
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)

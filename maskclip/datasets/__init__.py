@@ -1,6 +1,7 @@
 """Datasets registered into mmseg's DATASETS registry, and layout checks."""
 from .layout import DatasetLayoutError, check_dataset_layout
 from .sample_scenes import SampleScenesDataset
+from .transforms import ImageCorruption  # noqa: F401  (registers the transform)
 from .voc20 import PascalVOC20Dataset
 
 __all__ = ['DatasetLayoutError', 'check_dataset_layout', 'SampleScenesDataset',
