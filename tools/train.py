@@ -132,10 +132,11 @@ def train_stages(args, pipeline):
         stage_args.config, stage_args.work_dir, stage_args.cfg_options = (
             stage.config, work_dir, options)
         stage_args.resume = AUTO if args.resume and stages_lib.last_checkpoint(work_dir) else None
-        print_log(stages_lib.banner(
-            f'Stage {number}/{len(stages)}: {stage.name} '
-            f"({'resuming' if stage_args.resume else 'starting'}; "
-            f'{osp.basename(stage.config)}; work dir {work_dir})'), logger='current')
+        if int(os.environ.get('RANK', 0)) == 0:  # before the runner starts the process group
+            print_log(stages_lib.banner(
+                f'Stage {number}/{len(stages)}: {stage.name} '
+                f"({'resuming' if stage_args.resume else 'starting'}; "
+                f'{osp.basename(stage.config)}; work dir {work_dir})'), logger='current')
         if get_rank() == 0:
             stages_lib.clear_finished(work_dir)
         runner = train(stage_args)

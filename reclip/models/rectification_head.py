@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import get_rank
 from mmengine.logging import print_log
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
@@ -21,6 +22,7 @@ from mmseg.registry import MODELS
 from maskclip.clip import load_clip
 from maskclip.models.backbones.base import ClipFeatures
 from maskclip.models.refinement import prompt_denoise
+from maskclip.models.segmentors.maskclip_plus import current_iteration
 from maskclip.models.text_classifier import TextClassifier
 from reclip.models.rectification import (EXISTENCE_DEFAULTS, PositionalBias, class_existence,
                                          contrastive_loss, gumbel_masks, masked_average_pool,
@@ -210,11 +212,28 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         return class_existence(global_embedding, self.query_embeddings(), self.logit_scale,
                                self.existence_threshold, self.existence_top_k)
 
+    @staticmethod
+    def _gumbel_generator(device) -> torch.Generator:
+        """Gumbel noise seeded by (training iteration, rank): runs are reproducible and a
+        resumed run draws exactly what the uninterrupted one drew (torch's global RNG state is
+        not in mmengine checkpoints)."""
+        seed = 1_000_003 * current_iteration() + get_rank()
+        return torch.Generator(device=device).manual_seed(seed)
+
     def text_guided_loss(self, logits: torch.Tensor, dense: torch.Tensor,
                          present: torch.Tensor) -> torch.Tensor:
-        """Eq. 5 on hard Gumbel-softmax masks of ``logits`` (Eq. 4) pooling ``dense``."""
-        masks = gumbel_masks(logits, tau=self.gumbel_tau, scale=self.gumbel_scale)
+        """Eq. 5 on hard Gumbel-softmax masks of ``logits`` (Eq. 4) pooling ``dense``.
+
+        A present class whose hard mask is empty has no masked feature (its pooled vector is
+        ``0 / eps``): it has no similarity to text, and the straight-through gradient through
+        the pooling (``feat / eps``) and the normalisation of a zero vector (``1 / 1e-12``)
+        explodes (~1e17 on a freshly initialised student: NaN weights after one step). Such
+        (image, class) pairs are left out of the loss.
+        """
+        masks = gumbel_masks(logits, tau=self.gumbel_tau, scale=self.gumbel_scale,
+                             generator=self._gumbel_generator(logits.device))
         pooled = masked_average_pool(dense.to(masks.dtype), masks)
+        present = present.to(masks.device).bool() & (masks.detach().sum(dim=(2, 3)) > 0)
         return contrastive_loss(pooled, self.query_embeddings(), present, self.temperature)
 
     def loss(self, inputs: ClipFeatures, batch_data_samples, train_cfg) -> dict:
@@ -224,12 +243,17 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                                                         present))
 
     # ------------------------------------------------------------------ checkpoints
-    def get_extra_state(self) -> dict:
-        """The vocabulary travels with the checkpoint, so a mismatch is caught on loading."""
-        return dict(class_names=list(self.class_names))
+    def get_extra_state(self) -> torch.Tensor:
+        """The vocabulary travels with the checkpoint, so a mismatch is caught on loading.
 
-    def set_extra_state(self, state: dict) -> None:
-        saved = list(state.get('class_names', []))
+        Stored as UTF-8 bytes in a tensor: mmengine broadcasts whole state dicts between
+        processes, which only works for tensors.
+        """
+        text = '\n'.join(self.class_names).encode('utf-8')
+        return torch.tensor(list(text), dtype=torch.uint8)
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        saved = bytes(state.tolist()).decode('utf-8').split('\n')
         if saved == list(self.class_names):
             return
         message = (f'This ReCLIP checkpoint was trained for {len(saved)} classes '
