@@ -1,8 +1,9 @@
 """ReCLIP (CVPR 2024): rectify CLIP's class- and space-preference bias, then distil.
 
 Builds on ``maskclip`` (encoders, text classifier, training tools); nothing in ``maskclip``
-imports from here. Work in progress: the rectification building blocks are here; the
-rectification / distillation segmentors, configs and the two-stage runner come next.
+imports from here. ``reclip.models`` has the rectification stage (Reference prompt, positional
+bias, rectification head and segmentor) and the distillation stage (student classifier and
+segmentor); configs are in ``configs/reclip`` and ``tools/train.py`` runs both stages in order.
 """
 
-from reclip import models  # noqa: F401  (registers the ReCLIP heads into mmseg's MODELS)
+from reclip import models  # noqa: F401  (registers the ReCLIP modules into mmseg's MODELS)

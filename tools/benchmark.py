@@ -4,8 +4,10 @@
         [--modes maskclip baseline] [--head] [--device cpu] [--threads N]
         MaskCLIP's dense forward against open_clip's ``encode_image`` at the same resolution.
     python tools/benchmark.py --train-step CONFIG [--size 512] [--batch 2] [--cfg-options ...]
-        One training step of a teacher-student config (MaskCLIP+) against a student-only step
-        (the same network on ground-truth labels, no teacher).
+        One training step of a teacher-student config (MaskCLIP+, ReCLIP distillation) against a
+        student-only step (the same network on ground-truth labels, no teacher). For ReCLIP
+        (a distillation config or a two-stage config) the rectification step (its teacher
+        training the Reference context and the PE net) is timed on the same batch too.
 
 The paths run interleaved repeat by repeat, so that machine drift hits all alike; the table
 gives median milliseconds and the ratio to the first row.
@@ -14,6 +16,7 @@ import argparse
 import os.path as osp
 import statistics
 import sys
+import tempfile
 import time
 
 import open_clip
@@ -119,9 +122,30 @@ def encoder_paths(args) -> dict:
     return fns
 
 
+def student_config(path: str) -> Config:
+    """The config whose model has a teacher: the last stage of a multi-stage config."""
+    cfg = Config.fromfile(path)
+    if 'stages' in cfg:
+        from maskclip.engine.stages import read_stages
+        cfg = Config.fromfile(read_stages(cfg)[-1].config)
+    return cfg
+
+
+def with_random_teacher_checkpoint(cfg, directory: str):
+    """ReCLIP distillation needs a rectification checkpoint: save a random-weight one.
+
+    Returns the rectification-stage model it came from (trainable as in stage 1)."""
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        rectification = MODELS.build(cfg.model.teacher)
+    path = osp.join(directory, 'random_rectification.pth')
+    torch.save(dict(state_dict=rectification.state_dict()), path)
+    cfg.model.teacher_checkpoint = path
+    return rectification
+
+
 def train_step_paths(args) -> dict:
     """A teacher-student training step and the same student's plain supervised step."""
-    cfg = Config.fromfile(args.train_step)
+    cfg = student_config(args.train_step)
     cfg.merge_from_dict(args.cfg_options)
     for clip in clip_cfgs_of(cfg.model):
         clip['pretrained'] = None
@@ -129,7 +153,10 @@ def train_step_paths(args) -> dict:
     if not torch.cuda.is_available():
         cfg.model.backbone.norm_cfg = dict(type='BN', requires_grad=True)
     cfg.model.data_preprocessor.size = (args.size, args.size)
-    with DefaultScope.overwrite_default_scope('mmseg'):
+    reclip = cfg.model.type == 'ReCLIPDistillSegmentor'
+    with tempfile.TemporaryDirectory() as tmp, DefaultScope.overwrite_default_scope('mmseg'):
+        if reclip:
+            rectification = with_random_teacher_checkpoint(cfg, tmp).to(args.device).train()
         model = MODELS.build(cfg.model).to(args.device)
     model.train()
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
@@ -153,8 +180,14 @@ def train_step_paths(args) -> dict:
         return run
 
     student_only = EncoderDecoder.loss.__get__(model)
-    return {'student-only step (ground truth)': step(student_only),
-            f'{type(model).__name__} step (teacher labels)': step(type(model).loss.__get__(model))}
+    paths = {'student-only step (ground truth)': step(student_only),
+             f'{type(model).__name__} step (teacher labels)': step(type(model).loss.__get__(model))}
+    if reclip:
+        rect_optim = OptimWrapper(torch.optim.SGD(
+            [p for p in rectification.parameters() if p.requires_grad], lr=1e-4))
+        paths['ReCLIP rectification step (same batch)'] = lambda _: rectification.train_step(
+            dict(inputs=images, data_samples=samples), rect_optim)
+    return paths
 
 
 def main(argv=None):
