@@ -1,0 +1,238 @@
+"""Precompute ReCLIP's class existence (paper Sec. 3.4) for every image of a dataset split.
+
+    python tools/cache_class_existence.py CONFIG --out FILE [--split train]
+        [--clip-weights PATH | --random-weights] [--batch-size N] [--cfg-options k=v ...]
+
+CONFIG is a ReCLIP rectification config, or a distillation config (its ``model.teacher`` is
+used). Every image goes through a whole-image, test-style pipeline (LoadImageFromFile, the
+config's test-time ``Resize``, PackSegInputs; no labels are read), the frozen CLIP image tower
+gives its global embedding, and the head's ``present_classes`` logic (``logit_scale * cos`` above
+the threshold, else the top-K; ``existence`` in the config) picks the classes taken as present.
+
+The JSON written (``reclip.models.existence_cache``) maps each image id (file name without
+folder and extension) to its class indices, with the class names and the settings used. Use it
+with ``--cfg-options model.decode_head.existence_cache=FILE`` (distillation:
+``model.teacher.decode_head.existence_cache=FILE``) instead of computing existence online.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
+
+import maskclip  # noqa: E402,F401  (registers models, datasets)
+import reclip  # noqa: E402,F401  (registers the ReCLIP modules)
+from maskclip.datasets import check_dataset_layout  # noqa: E402
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
+                            check_clip_weights, exit_on_user_error, load_tool_cfg)
+from reclip.models.existence_cache import image_id, save_existence_cache  # noqa: E402
+
+HEAD = 'ReCLIPRectificationHead'
+#: Dataset wrappers whose inner dataset is visited once (repetition / resampling is dropped).
+SINGLE_WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Cache ReCLIP's per-image class existence (global CLIP embedding vs text).")
+    parser.add_argument('config', help='ReCLIP rectification (or distillation) config')
+    parser.add_argument('--out', required=True, help='JSON file to write')
+    parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
+                        help='dataset split, from cfg.<split>_dataloader.dataset (default: train)')
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='images per forward pass (consecutive images of the same size)')
+    parser.add_argument('--device', default=None,
+                        help="'cuda' or 'cpu' (default: cuda when available)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.decode_head.existence=ade')
+    add_clip_weight_args(parser)
+    parser.set_defaults(launcher='none', work_dir=None)
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error('--batch-size must be at least 1')
+    return args
+
+
+# ------------------------------------------------------------------------------ config
+def rectification_model_cfg(cfg) -> dict:
+    """The rectification model of the config: ``cfg.model`` or a distillation's teacher."""
+    if cfg.get('stages'):
+        names = ', '.join(f"{s.get('name')}: {s.get('config')}" for s in cfg.stages)
+        raise ValueError(f'{cfg.filename} is a multi-stage config ({names}); run this tool on '
+                         "its rectification stage's config.")
+    model = cfg.get('model')
+    if model is None:
+        raise ValueError(f'{cfg.filename} has no model.')
+    if isinstance(model.get('teacher'), dict):
+        model = model['teacher']
+    head = model.get('decode_head') or {}
+    if head.get('type') != HEAD:
+        raise ValueError(f"This tool needs a ReCLIP config (a {HEAD} in model.decode_head or "
+                         f"model.teacher.decode_head); {cfg.filename} has "
+                         f"{head.get('type') or model.get('type')!r}.")
+    if head.get('learnable_query'):
+        raise ValueError('learnable_query=True: class existence uses the learned Query '
+                         'embeddings, which change during training; compute it online '
+                         '(existence_cache=None).')
+    model = copy.deepcopy(model)
+    model['decode_head']['existence_cache'] = None  # compute it, do not read an old cache
+    return model
+
+
+def test_resize(cfg) -> dict:
+    """The ``Resize`` step of the config's test pipeline (the test resolution)."""
+    pipeline = cfg.get('test_pipeline')
+    if pipeline is None:
+        pipeline = (cfg.get('test_dataloader') or {}).get('dataset', {}).get('pipeline')
+    resizes = [step for step in pipeline or [] if step.get('type') == 'Resize']
+    if len(resizes) != 1:
+        raise ValueError('The config needs exactly one Resize step in its test_pipeline (the '
+                         f'whole-image test resolution); found {len(resizes)}.')
+    return copy.deepcopy(resizes[0])
+
+
+def dataset_cfg_of(cfg, split: str, pipeline: list) -> dict:
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or not loader.get('dataset'):
+        raise ValueError(f'The config has no {split}_dataloader.dataset; choose another --split '
+                         '(train, val or test).')
+    return _with_pipeline(copy.deepcopy(loader['dataset']), pipeline)
+
+
+def _with_pipeline(dataset: dict, pipeline: list) -> dict:
+    if dataset.get('type') in SINGLE_WRAPPERS and isinstance(dataset.get('dataset'), dict):
+        return _with_pipeline(dataset['dataset'], pipeline)
+    if isinstance(dataset.get('datasets'), (list, tuple)):  # ConcatDataset
+        dataset['datasets'] = [_with_pipeline(d, pipeline) for d in dataset['datasets']]
+        return dataset
+    dataset['pipeline'] = copy.deepcopy(pipeline)
+    return dataset
+
+
+def _without_missing_labels(dataset: dict) -> dict:
+    """Labels are not read: a missing annotation folder is not an error."""
+    probe = copy.deepcopy(dataset)
+    if isinstance(probe.get('datasets'), (list, tuple)):
+        probe['datasets'] = [_without_missing_labels(d) for d in probe['datasets']]
+        return probe
+    prefix = probe.get('data_prefix')
+    if isinstance(prefix, dict) and prefix.get('seg_map_path') is not None:
+        root = probe.get('data_root') or ''
+        seg = prefix['seg_map_path']
+        if not osp.isdir(osp.join(root, seg) if root and not osp.isabs(seg) else seg):
+            prefix.pop('seg_map_path')
+    return probe
+
+
+# ------------------------------------------------------------------------------ work
+def batches(dataset, batch_size: int):
+    """Consecutive images of equal size, at most ``batch_size`` at a time (the test-mode data
+    preprocessor does not pad, and padding would change the global embedding)."""
+    group = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        if group and (len(group) == batch_size or
+                      item['inputs'].shape != group[0]['inputs'].shape):
+            yield group
+            group = []
+        group.append(item)
+    if group:
+        yield group
+
+
+def progress_bar(total: int):
+    try:
+        from tqdm import tqdm
+        return tqdm(total=total, desc='class existence', unit='img', file=sys.stderr)
+    except ImportError:
+        from mmengine.utils import ProgressBar
+        return ProgressBar(total)
+
+
+@torch.no_grad()
+def compute(cfg, args) -> dict:
+    from mmseg.registry import DATASETS, MODELS
+
+    model_cfg = rectification_model_cfg(cfg)
+    resize = test_resize(cfg)
+    pipeline = [dict(type='LoadImageFromFile'), resize, dict(type='PackSegInputs')]
+    dataset_cfg = dataset_cfg_of(cfg, args.split, pipeline)
+    check_dataset_layout(_without_missing_labels(dataset_cfg))
+    check_clip_weights(model_cfg)
+    dataset = DATASETS.build(dataset_cfg)
+    if len(dataset) == 0:
+        raise ValueError(f'The {args.split} split holds no images ({dataset_cfg.get("type")}).')
+
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    model = MODELS.build(model_cfg).to(device).eval()
+    head = model.decode_head
+    present, paths = {}, {}
+    bar = progress_bar(len(dataset))
+    for group in batches(dataset, args.batch_size):
+        data = model.data_preprocessor(pseudo_collate(group), False)
+        feats = model.extract_feat(data['inputs'])
+        rows = head.present_classes(feats.global_embedding.float(), data['data_samples'])
+        for sample, row in zip(data['data_samples'], rows.cpu()):
+            path = sample.metainfo['img_path']
+            key = image_id(path)
+            if key in paths and paths[key] != path:
+                raise ValueError(f"Two images share the id '{key}' ({paths[key]}, {path}): the "
+                                 'cache is keyed by file name without folder and extension.')
+            paths[key] = path
+            present[key] = [int(k) for k in torch.nonzero(row).flatten()]
+            bar.update(1)
+    if hasattr(bar, 'close'):
+        bar.close()
+
+    clip = model_cfg.get('clip') or {}
+    settings = dict(config=cfg.filename, split=args.split, threshold=head.existence_threshold,
+                    top_k=head.existence_top_k, logit_scale=head.logit_scale,
+                    clip_model=clip.get('model_name'), clip_weights=clip.get('pretrained'),
+                    templates=model_cfg['decode_head'].get('templates'),
+                    resize=dict(scale=resize.get('scale'), keep_ratio=resize.get('keep_ratio')),
+                    images=len(present))
+    out_dir = osp.dirname(osp.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    save_existence_cache(args.out, head.class_names, present, **settings)
+    return dict(present=present, class_names=list(head.class_names), settings=settings,
+                teacher=isinstance(cfg.model.get('teacher'), dict))
+
+
+def print_summary(result: dict, args) -> None:
+    present, names = result['present'], result['class_names']
+    counts = [0] * len(names)
+    for indices in present.values():
+        for k in indices:
+            counts[k] += 1
+    mean = sum(map(len, present.values())) / max(len(present), 1)
+    print(f'\nWrote the class existence of {len(present)} images ({mean:.2f} classes per image) '
+          f'to {args.out}.')
+    top = sorted(range(len(names)), key=lambda k: -counts[k])[:10]
+    print('Most frequent classes: ' + ', '.join(f'{names[k]} ({counts[k]})' for k in top
+                                                if counts[k]))
+    key = 'model.teacher.decode_head' if result['teacher'] else 'model.decode_head'
+    print(f'Use it with: --cfg-options {key}.existence_cache={args.out}')
+
+
+def main(argv=None):
+    from mmseg.utils import register_all_modules
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+    with exit_on_user_error(), DefaultScope.overwrite_default_scope('mmseg'):
+        cfg = load_tool_cfg(args)
+        result = compute(cfg, args)
+    print_summary(result, args)
+    if args.random_weights:
+        print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
+    return result
+
+
+if __name__ == '__main__':
+    main()
