@@ -71,6 +71,7 @@ def create_segmenter(model_name: str = 'ViT-B-16',
                      prompt_denoising: bool = False,
                      mode: str = 'maskclip',
                      device: Union[str, torch.device] = 'cpu',
+                     naclip_std: Optional[float] = None,
                      **head_options) -> Segmenter:
     """Build a MaskCLIP segmenter.
 
@@ -80,12 +81,16 @@ def create_segmenter(model_name: str = 'ViT-B-16',
         classes: built-in vocabulary name, class-name file, or a list (``'a, b'`` = synonyms).
         templates: ``'vild'`` (85 templates), ``'single'`` or a list of ``'...{}...'`` strings.
         key_smoothing, prompt_denoising: the paper's refinements (Sec. 3.3).
-        mode: ``'maskclip'`` or ``'baseline'`` (unmodified last attention).
+        mode: the encoder's last block: ``'maskclip'`` (value path), ``'baseline'``
+            (unmodified last attention), or, for ViTs only, ``'sclip'`` (SCLIP),
+            ``'clearclip'`` (ClearCLIP) or ``'naclip'`` (NACLIP); see
+            :class:`~maskclip.models.MaskClipViT`.
+        naclip_std: std of NACLIP's Gaussian neighbourhood prior in patches (default 5).
         head_options: more :class:`~maskclip.models.MaskClipHead` options (thresholds, ...).
     """
     register_all_modules(init_default_scope=False)
     cfg = maskclip_model_cfg(model_name, pretrained, classes, templates, key_smoothing,
-                             prompt_denoising, mode, **head_options)
+                             prompt_denoising, mode, naclip_std=naclip_std, **head_options)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg)
     return Segmenter(model).to(device)

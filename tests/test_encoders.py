@@ -153,5 +153,5 @@ def test_wrong_family_and_mode_are_rejected():
         MaskClipViT(clip_cfg(TINY_RN))
     with pytest.raises(ValueError, match='MaskClipViT'):
         MaskClipResNet(clip_cfg(TINY_VIT))
-    with pytest.raises(ValueError, match="Unknown mode 'sclip'"):
-        MaskClipViT(clip_cfg(TINY_VIT), mode='sclip')
+    with pytest.raises(ValueError, match="Unknown mode 'segformer'"):
+        MaskClipViT(clip_cfg(TINY_VIT), mode='segformer')

@@ -1,8 +1,9 @@
 """Side-by-side speed measurements (random weights: the cost does not depend on them).
 
     python tools/benchmark.py [--model ViT-B-16] [--size 448] [--batch 1] [--repeats 20]
-        [--modes maskclip baseline] [--head] [--device cpu] [--threads N]
-        MaskCLIP's dense forward against open_clip's ``encode_image`` at the same resolution.
+        [--modes maskclip baseline sclip clearclip naclip] [--head] [--device cpu] [--threads N]
+        The dense forward of each last-block mode against open_clip's ``encode_image`` at the
+        same resolution (sclip, clearclip and naclip need a ViT).
     python tools/benchmark.py --train-step CONFIG [--size 512] [--batch 2] [--cfg-options ...]
         One training step of a teacher-student config (MaskCLIP+, ReCLIP distillation) against a
         student-only step (the same network on ground-truth labels, no teacher). For ReCLIP
@@ -37,6 +38,7 @@ from maskclip.models.builder import encoder_type  # noqa: E402
 from maskclip.utils import clip_cfgs_of  # noqa: E402
 from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,  # noqa: E402
                                        resize_pos_embed)
+from maskclip.models.backbones.base import MODES  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -47,7 +49,8 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--modes', nargs='+', default=['maskclip'],
-                        choices=['maskclip', 'baseline'])
+                        choices=list(MODES),
+                        help='last-block modes to time (sclip, clearclip, naclip: ViT only)')
     parser.add_argument('--head', action='store_true',
                         help='also time backbone + head (59 classes, with KS and PD)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')

@@ -9,7 +9,10 @@ from mmengine.model import BaseModule
 
 from maskclip.clip import ClipSpec, copy_module, load_clip
 
-MODES = ('maskclip', 'baseline')
+#: every last-block mode; the ones after ``baseline`` exist for ViTs only (MaskClipViT)
+MODES = ('maskclip', 'baseline', 'sclip', 'clearclip', 'naclip')
+#: modes that change a ViT's last transformer block (no ResNet counterpart)
+VIT_ONLY_MODES = ('sclip', 'clearclip', 'naclip')
 
 
 class ClipFeatures(NamedTuple):
@@ -43,13 +46,22 @@ class FrozenClipEncoder(BaseModule):
     Args:
         clip: ``dict(model_name=..., pretrained=...)`` (see :class:`maskclip.clip.ClipSpec`).
         mode: ``'maskclip'`` (value path, paper Sec. 3.3) or ``'baseline'`` (unmodified last
-            attention, paper Table 1a).
+            attention, paper Table 1a); ViT encoders also take ``'sclip'``, ``'clearclip'`` and
+            ``'naclip'`` (see :class:`MaskClipViT`).
     """
+
+    #: the modes this encoder implements (a subset of :data:`MODES`)
+    supported_modes: tuple = MODES
 
     def __init__(self, clip: Optional[dict] = None, mode: str = 'maskclip', init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if mode not in MODES:
             raise ValueError(f"Unknown mode '{mode}'; choose one of {MODES}.")
+        if mode not in self.supported_modes:
+            raise ValueError(
+                f"Mode '{mode}' changes a ViT's last transformer block and has no counterpart in "
+                f'{type(self).__name__}; use a CLIP ViT (MaskClipViT) for it, or one of '
+                f'{self.supported_modes} here.')
         self.mode = mode
         self.clip_spec = ClipSpec.from_cfg(clip)
         visual = load_clip(**vars(self.clip_spec)).visual

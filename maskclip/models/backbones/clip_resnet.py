@@ -23,7 +23,10 @@ class MaskClipResNet(FrozenClipEncoder):
     positional embedding, as in the paper and the authors' code); q is discarded.
     ``mode='baseline'``: the unmodified attention pool with every position as a query.
     ``global_embedding`` is the unmodified pool over the mean query (open_clip ``encode_image``).
+    The ViT last-block modes (``'sclip'``, ``'clearclip'``, ``'naclip'``) are refused.
     """
+
+    supported_modes = ('maskclip', 'baseline')
 
     def _check_tower(self, visual):
         if not isinstance(visual, ModifiedResNet):

@@ -25,21 +25,48 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 class MaskClipViT(FrozenClipEncoder):
     """CLIP ViT whose last block yields dense features in the text space.
 
-    ``mode='maskclip'``: in the last block q and k are not used for the output,
-    ``x = out_proj(v) + x``, ``x = x + MLP(LN2(x))``, then ``ln_post`` and the projection on every
-    patch token. ``mode='baseline'``: the unmodified last block on every token.
-    The class token always takes the unmodified path, so ``global_embedding`` equals
-    open_clip's ``encode_image``. Positional embeddings are resized bicubically to any input grid.
+    ``mode`` picks what the last block does for the patch tokens. Every mode works on ``LN1(x)``
+    of the last block, with q, k, v from its in-projection, per-head attention with scale
+    ``head_dim ** -0.5``, its out-projection, then ``ln_post`` and the visual projection:
+
+    - ``'maskclip'`` (MaskCLIP, Zhou et al., ECCV 2022): q and k are not used for the output,
+      ``x = out_proj(v) + x``, ``x = x + MLP(LN2(x))``.
+    - ``'baseline'``: the unmodified last block on every token.
+    - ``'sclip'`` (SCLIP, Wang et al., ECCV 2024, correlative self-attention): weights
+      ``softmax(q q^T * scale) + softmax(k k^T * scale)`` applied to v, then
+      ``x = x + attn_out``, ``x = x + MLP(LN2(x))`` (residual and FFN kept).
+    - ``'clearclip'`` (ClearCLIP, Lan et al., ECCV 2024): ``softmax(q q^T * scale)`` applied to
+      v; the output is ``attn_out`` alone (no residual, no FFN).
+    - ``'naclip'`` (NACLIP, Hajimiri et al., WACV 2025): ``softmax(k k^T * scale + G)`` applied to
+      v, where ``G`` adds between patch tokens ``exp(-d^2 / (2 std^2))`` of their distance ``d``
+      on the patch grid (``naclip_std``) and is zero on the class token's row and column; the
+      output is ``attn_out`` alone (no residual, no FFN).
+
+    In every mode the patch tokens attend to all tokens, class token included, and the class
+    token takes the unmodified path, so ``global_embedding`` equals open_clip's ``encode_image``.
+    Positional embeddings are resized bicubically to any input grid.
 
     Args:
+        clip: ``dict(model_name=..., pretrained=...)``.
+        mode: one of :data:`~maskclip.models.backbones.base.MODES` (above).
         keys_through_out_proj: pass the keys through the attention's output projection as the
             authors' code does (default: raw keys of the last attention layer, as in the paper).
+        naclip_std: standard deviation, in patches, of NACLIP's Gaussian neighbourhood prior
+            (used by ``mode='naclip'`` only; default 5 as in the paper).
     """
 
-    def __init__(self, clip=None, mode='maskclip', keys_through_out_proj=False, init_cfg=None):
+    #: how many Gaussian priors (one per grid size, device and dtype) are kept
+    gaussian_cache_size = 4
+
+    def __init__(self, clip=None, mode='maskclip', keys_through_out_proj=False,
+                 naclip_std=5.0, init_cfg=None):
+        if not naclip_std > 0:
+            raise ValueError(f'naclip_std must be positive, got {naclip_std}.')
         super().__init__(clip=clip, mode=mode, init_cfg=init_cfg)
         self.keys_through_out_proj = keys_through_out_proj
+        self.naclip_std = float(naclip_std)
         self.patch_size = self.visual.patch_size
+        self._gaussian_cache = {}
 
     def _check_tower(self, visual):
         ok = (isinstance(visual, VisionTransformer) and visual.attn_pool is None
@@ -71,6 +98,51 @@ class MaskClipViT(FrozenClipEncoder):
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
         return visual.ln_pre(visual.patch_dropout(x)), grid_pos
 
+    def naclip_gaussian(self, size: tuple[int, int], device=None,
+                        dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """NACLIP's neighbourhood prior G for an ``(h, w)`` patch grid: (1 + hw, 1 + hw).
+
+        ``G[1 + i, 1 + j] = exp(-d_ij^2 / (2 std^2))`` with ``d_ij`` the distance of patches ``i``
+        and ``j`` (row-major) on the grid; row and column 0 (the class token) are zero.
+        Built once per grid size, device and dtype (a few are cached).
+        """
+        h, w = (int(s) for s in size)
+        device = torch.device('cpu') if device is None else torch.device(device)
+        key = (h, w, device, dtype)
+        gaussian = self._gaussian_cache.get(key)
+        if gaussian is None:
+            rows = torch.arange(h, dtype=torch.float64, device=device)
+            cols = torch.arange(w, dtype=torch.float64, device=device)
+            pos = torch.stack(torch.meshgrid(rows, cols, indexing='ij'), dim=-1).reshape(-1, 2)
+            dist2 = (pos[:, None] - pos[None]).pow(2).sum(-1)
+            gaussian = torch.exp(-dist2 / (2 * self.naclip_std ** 2))
+            gaussian = F.pad(gaussian, (1, 0, 1, 0)).to(dtype)
+            while len(self._gaussian_cache) >= self.gaussian_cache_size:
+                self._gaussian_cache.pop(next(iter(self._gaussian_cache)))
+            self._gaussian_cache[key] = gaussian
+        return gaussian
+
+    def _heads_attention(self, queries, keys, values, attn_mask=None) -> torch.Tensor:
+        """Per-head ``softmax(queries keys^T * scale + attn_mask) values``, heads merged."""
+        heads = self.visual.transformer.resblocks[-1].attn.num_heads
+        out = F.scaled_dot_product_attention(split_heads(queries, heads), split_heads(keys, heads),
+                                             split_heads(values, heads), attn_mask=attn_mask)
+        return merge_heads(out)
+
+    def _patch_tokens(self, x, q, k, v, size, finish) -> torch.Tensor:
+        """Last-block outputs of the patch tokens for ``sclip``, ``clearclip`` and ``naclip``."""
+        out_proj = self.visual.transformer.resblocks[-1].attn.out_proj
+        if self.mode == 'sclip':
+            attn_out = (self._heads_attention(q[:, 1:], q, v)
+                        + self._heads_attention(k[:, 1:], k, v))
+            return finish(x[:, 1:], out_proj(attn_out))
+        if self.mode == 'clearclip':
+            return out_proj(self._heads_attention(q[:, 1:], q, v))
+        if self.mode == 'naclip':
+            prior = self.naclip_gaussian(size, x.device, x.dtype)[1:]
+            return out_proj(self._heads_attention(k[:, 1:], k, v, attn_mask=prior))
+        raise ValueError(f"Unknown mode '{self.mode}'.")
+
     def forward(self, images: torch.Tensor) -> ClipFeatures:
         b, _, height, width = images.shape
         h, w = height // self.patch_size[0], width // self.patch_size[1]
@@ -96,9 +168,12 @@ class MaskClipViT(FrozenClipEncoder):
         if self.mode == 'maskclip':
             cls_token = finish(x[:, :1], attend(q[:, :1]))
             patches = finish(x[:, 1:], attn.out_proj(v[:, 1:]))
-        else:
+        elif self.mode == 'baseline':
             out = finish(x, attend(q))
             cls_token, patches = out[:, :1], out[:, 1:]
+        else:  # the class token keeps the unmodified path (global_embedding == encode_image)
+            cls_token = finish(x[:, :1], attend(q[:, :1]))
+            patches = self._patch_tokens(x, q, k, v, (h, w), finish)
         visual = self.visual
         global_embedding = visual.ln_post(cls_token[:, 0]) @ visual.proj
         dense = visual.ln_post(patches) @ visual.proj
