@@ -1,10 +1,12 @@
-"""Small drawing helpers for label maps: palette, colour mask, overlay, legend, image loading.
+"""Small drawing helpers for label maps: palette, colour mask, overlay, legend, image loading,
+and side-by-side comparison figures (matplotlib, Agg backend).
 
 All images are numpy arrays: ``(H, W, 3) uint8`` RGB, label maps ``(H, W)`` integer class indices.
 """
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -21,6 +23,9 @@ BASE_PALETTE = (
 PALETTE_SEED = 0
 #: Text colour of classes that are absent from a prediction in :func:`draw_legend`.
 ABSENT_TEXT = (160, 160, 160)
+#: Label value of unlabelled ground-truth pixels (mmseg's ``ignore_index``) and its colour.
+IGNORE_INDEX = 255
+IGNORE_COLOUR = (0, 0, 0)
 
 
 def palette(num_classes: int) -> np.ndarray:
@@ -36,15 +41,24 @@ def palette(num_classes: int) -> np.ndarray:
     return np.array(colours, dtype=np.uint8).reshape(num_classes, 3)
 
 
-def colorize(labels, colours: np.ndarray) -> np.ndarray:
-    """``(H, W)`` class indices -> ``(H, W, 3) uint8``; index ``i`` gets ``colours[i]``."""
+def colorize(labels, colours: np.ndarray, ignore_index: Optional[int] = None) -> np.ndarray:
+    """``(H, W)`` class indices -> ``(H, W, 3) uint8``; index ``i`` gets ``colours[i]``.
+
+    With ``ignore_index`` (ground truth), pixels of that value get ``IGNORE_COLOUR``.
+    """
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f'Expected an (H, W) label map, got shape {labels.shape}.')
+    ignored = (labels == ignore_index) if ignore_index is not None else None
+    if ignored is not None and ignored.any():
+        labels = np.where(ignored, 0, labels)
     if labels.size and (labels.min() < 0 or labels.max() >= len(colours)):
         raise ValueError(f'Label values {labels.min()}..{labels.max()} fall outside the '
                          f'{len(colours)} palette colours.')
-    return np.asarray(colours, dtype=np.uint8)[labels]
+    out = np.asarray(colours, dtype=np.uint8).reshape(-1, 3)[labels]
+    if ignored is not None:
+        out[ignored] = IGNORE_COLOUR
+    return out
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, opacity: float = 0.5) -> np.ndarray:
@@ -161,3 +175,129 @@ def to_rgb(image: Image.Image) -> np.ndarray:
         background = Image.new('RGBA', rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     return np.asarray(image.convert('RGB'))
+
+
+# ------------------------------------------------------------------ ground truth and figures
+
+#: Figures show every class when the vocabulary has at most this many, else only those present.
+ALL_CLASSES_UP_TO = 12
+#: Width of one figure panel in inches and the figures' resolution: a panel is 480 pixels wide.
+PANEL_WIDTH = 3.2
+FIGURE_DPI = 150
+_LABEL_MODES = ('1', 'L', 'P', 'I', 'I;16', 'I;16B', 'I;16L', 'I;16N')
+
+
+def read_label_map(path: str) -> np.ndarray:
+    """A ground-truth PNG (one class index per pixel, ``IGNORE_INDEX`` unlabelled) -> ``(H, W)``
+    int64. Raises ``ValueError`` naming the file if it is unreadable or not single-channel."""
+    with _image_errors(path), Image.open(path) as image:
+        image.load()
+        if image.mode not in _LABEL_MODES:
+            raise ValueError(f'The ground truth {path} has mode {image.mode}; a label map is a '
+                             'single-channel PNG of class indices (mode L, P or I;16).')
+        return np.asarray(image).astype(np.int64)
+
+
+def check_label_map(labels: np.ndarray, num_classes: int, image_shape: Sequence[int],
+                    path: str = 'ground truth') -> None:
+    """Raise ``ValueError`` unless ``labels`` has the image's size and holds only class indices
+    ``0..num_classes-1`` or ``IGNORE_INDEX``."""
+    height, width = image_shape[:2]
+    if tuple(labels.shape) != (height, width):
+        raise ValueError(f'The ground truth {path} is {labels.shape[1]}x{labels.shape[0]} '
+                         f'pixels but its image is {width}x{height}: give that image\'s label map.')
+    values = np.unique(labels)
+    bad = values[(values < 0) | ((values >= num_classes) & (values != IGNORE_INDEX))]
+    if bad.size:
+        raise ValueError(f'The ground truth {path} holds label values {bad[:8].tolist()}, but '
+                         f'there are {num_classes} classes (0..{num_classes - 1}, '
+                         f'{IGNORE_INDEX} = unlabelled): its indices follow the class order.')
+
+
+@dataclass
+class Panel:
+    """One picture of a figure: a title, an ``(H, W, 3) uint8`` image and, for label maps, the
+    ``(H, W)`` labels it shows (they decide which classes the legend lists)."""
+    title: str
+    image: np.ndarray
+    labels: Optional[np.ndarray] = None
+
+
+def label_panel(title: str, labels, colours: np.ndarray,
+                ignore_index: Optional[int] = None) -> Panel:
+    """A panel of a label map, coloured by :func:`colorize`."""
+    labels = np.asarray(labels)
+    return Panel(title, colorize(labels, colours, ignore_index), labels)
+
+
+def legend_entries(names: Sequence[str], colours: np.ndarray, label_maps: Sequence[np.ndarray],
+                   show_all_up_to: int = ALL_CLASSES_UP_TO) -> list:
+    """``[(name, (r, g, b)), ...]`` in class order: every class of a short vocabulary (at most
+    ``show_all_up_to``), else those present in any of ``label_maps``; ``'unlabelled'`` last if a
+    map holds ``IGNORE_INDEX`` (outside the classes)."""
+    num_classes = len(names)
+    present = np.zeros(num_classes, dtype=bool)
+    unlabelled = False
+    for labels in label_maps:
+        values = np.unique(labels)
+        present[values[(values >= 0) & (values < num_classes)]] = True
+        unlabelled |= IGNORE_INDEX >= num_classes and bool(np.any(values == IGNORE_INDEX))
+    shown = range(num_classes) if num_classes <= show_all_up_to else np.flatnonzero(present)
+    entries = [(names[i], tuple(int(v) for v in colours[i])) for i in shown]
+    if unlabelled:
+        entries.append(('unlabelled', IGNORE_COLOUR))
+    return entries
+
+
+def draw_figure(rows: Sequence[Sequence[Panel]], names: Sequence[str], colours: np.ndarray, *,
+                panel_width: float = PANEL_WIDTH, dpi: int = FIGURE_DPI,
+                show_all_up_to: int = ALL_CLASSES_UP_TO, font_size: int = 10):
+    """Panels side by side, one row per image, each titled, with a colour legend below.
+
+    Returns a ``matplotlib.figure.Figure`` on the Agg canvas (no pyplot, no display): its width
+    is ``columns * panel_width`` inches, each axes holds its panel's image as given (label maps
+    drawn with nearest-neighbour interpolation), and the legend lists :func:`legend_entries`.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    rows = [list(row) for row in rows]
+    columns = max((len(row) for row in rows), default=0)
+    if columns == 0:
+        raise ValueError('A figure needs at least one panel.')
+    aspects = [max(p.image.shape[0] / max(p.image.shape[1], 1) for p in row) if row else 1.0
+               for row in rows]
+    entries = legend_entries(names, colours,
+                             [p.labels for row in rows for p in row if p.labels is not None],
+                             show_all_up_to)
+    width = columns * panel_width
+    em = (font_size - 1) / 72  # legend font size in inches
+    # legend columns: as many as fit the width (swatch, ~0.6 em a character, column spacing)
+    entry_width = em * (4.5 + 0.6 * max((len(name) for name, _ in entries), default=1))
+    legend_columns = max(1, min(len(entries), int(width // entry_width)))
+    legend_rows = -(-len(entries) // legend_columns)
+    title_height = 1.8 * font_size / 72
+    height = (sum(panel_width * a + title_height for a in aspects)
+              + (0.15 + 1.8 * em * legend_rows if entries else 0.0))
+    figure = Figure(figsize=(width, height), dpi=dpi, layout='constrained', facecolor='white')
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(len(rows), columns, height_ratios=aspects)
+    for r, row in enumerate(rows):
+        for c, panel in enumerate(row):
+            axes = figure.add_subplot(grid[r, c])
+            axes.imshow(panel.image, interpolation='nearest' if panel.labels is not None
+                        else 'antialiased')
+            axes.set_title(panel.title, fontsize=font_size)
+            axes.set_axis_off()
+    if entries:
+        handles = [Patch(facecolor=np.asarray(colour) / 255.0, edgecolor='black', linewidth=0.5,
+                         label=name) for name, colour in entries]
+        figure.legend(handles=handles, loc='outside lower center', ncol=legend_columns,
+                      frameon=False, fontsize=font_size - 1)
+    return figure
+
+
+def save_figure(figure, path: str) -> None:
+    """Write a :func:`draw_figure` figure as PNG at its own size and resolution."""
+    figure.savefig(path, dpi=figure.dpi, facecolor='white')

@@ -193,6 +193,261 @@ def test_build_vocabulary_from_list_file_and_background(tmp_path):
         ['x', 'x_2', 'y', 'x_3']
 
 
+# --------------------------------------------------------------------- --figure / --grid
+
+SAMPLES = osp.join(ROOT, 'data', 'sample_scenes')
+SAMPLE_IMAGES = [osp.join(SAMPLES, 'img_dir', 'val', f'scene_00{i}.jpg') for i in (0, 1)]
+SAMPLE_GT = [osp.join(SAMPLES, 'ann_dir', 'val', f'scene_00{i}.png') for i in (0, 1)]
+SAMPLE_CLASSES = osp.join(SAMPLES, 'classes.txt')
+BACKGROUND = 'wall,floor'
+PANEL_PX = round(vis.PANEL_WIDTH * vis.FIGURE_DPI)
+FIGURE_TITLES = ['MaskCLIP', 'MaskCLIP + KS + PD', 'MaskCLIP+', 'Ground truth']
+PLUS_CONFIG = osp.join('configs', 'maskclip_plus',
+                       'maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')
+# the shipped MaskCLIP+ config with a tiny CLIP teacher and a ResNet-18 student, tested at short
+# side 64 (its SyncBN and ImageNet init_cfg stay: the demo must cope with both)
+TINY_PLUS = """
+_base_ = [{config!r}]
+model = dict(
+    teacher=dict(clip=dict(model_name={tiny!r}), decode_head=dict(templates='single')),
+    text_classifier=dict(templates='single'),
+    backbone=dict(depth=18), decode_head=dict(in_channels=512, channels=32))
+test_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageFromFile'), dict(type='Resize', scale=(4096, 64), keep_ratio=True),
+    dict(type='LoadAnnotations'), dict(type='PackSegInputs')]))
+"""
+TINY_DISTILL = """
+_base_ = [{config!r}]
+model = dict(teacher=dict(clip=dict(model_name={tiny!r}),
+                          decode_head=dict(class_names={classes!r}, templates='single')))
+"""
+
+
+def sample_vocabulary():
+    demo = load_demo_module()
+    return demo.build_vocabulary(SAMPLE_CLASSES, BACKGROUND)
+
+
+def build_plus_model(config, vocabulary):
+    """The MaskCLIP+ model of ``config`` with random CLIPs and the demo's classes, for inference."""
+    from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+
+    from maskclip.utils import clip_cfgs_of
+    cfg = Config.fromfile(config)
+    cfg.model.text_classifier.class_names = [list(names) for names in vocabulary]
+    for clip in clip_cfgs_of(cfg.model):
+        clip['pretrained'] = None
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    cfg.test_pipeline = cfg.test_dataloader.dataset.pipeline  # for mmseg.apis.inference_model
+    model.cfg = cfg
+    return revert_sync_batchnorm(model).eval()
+
+
+@pytest.fixture(scope='module')
+def figure_run(tmp_path_factory):
+    """One in-process demo call with every figure option; the figures it saved are recorded."""
+    import torch
+    root = tmp_path_factory.mktemp('figure')
+    config = root / 'tiny_plus.py'
+    config.write_text(TINY_PLUS.format(config=osp.join(ROOT, PLUS_CONFIG), tiny=TINY_VIT))
+    vocabulary, names = sample_vocabulary()
+    model = build_plus_model(str(config), vocabulary)
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():  # weights no fresh build has: the panel shows the checkpoint's
+        for param in model.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=generator))
+    checkpoint = root / 'plus.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+
+    saved = {}
+    save_figure = vis.save_figure
+
+    def recording_save(figure, path):
+        saved[osp.basename(path)] = figure
+        save_figure(figure, path)
+
+    out_dir = root / 'out'
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vis, 'save_figure', recording_save)
+        demo = load_demo_module()
+        demo.main([*SAMPLE_IMAGES, '--classes', SAMPLE_CLASSES, '--background', BACKGROUND,
+                   '--model', TINY_VIT, '--random-weights', '--templates', 'single',
+                   '--figure', '--grid', '--gt', *SAMPLE_GT, '--config', str(config),
+                   '--checkpoint', str(checkpoint), '--out-dir', str(out_dir)])
+    return dict(figures=saved, out_dir=out_dir, model=model, names=names,
+                vocabulary=vocabulary)
+
+
+def panel_arrays(figure):
+    return [np.asarray(axes.get_images()[0].get_array()) for axes in figure.axes]
+
+
+def test_figure_panels_are_the_image_the_masks_and_the_ground_truth(figure_run):
+    import maskclip
+    out_dir, figures = figure_run['out_dir'], figure_run['figures']
+    colours = vis.palette(len(figure_run['names']))
+    refined = maskclip.create_segmenter(TINY_VIT, pretrained=None, templates='single',
+                                        classes=figure_run['vocabulary'], key_smoothing=True,
+                                        prompt_denoising=True)
+    for image_path, gt_path in zip(SAMPLE_IMAGES, SAMPLE_GT):
+        stem = osp.splitext(osp.basename(image_path))[0]
+        png = Image.open(out_dir / f'{stem}_figure.png')
+        assert png.width == 5 * PANEL_PX  # five panels side by side
+        for kind in ('mask', 'overlay', 'legend'):  # the per-image outputs are still written
+            assert (out_dir / f'{stem}_{kind}.png').is_file()
+        figure = figures[f'{stem}_figure.png']
+        assert [axes.get_title() for axes in figure.axes] == [osp.basename(image_path),
+                                                               *FIGURE_TITLES]
+        image, plain, ks_pd, _, gt = panel_arrays(figure)
+        rgb = vis.load_rgb(image_path)
+        np.testing.assert_array_equal(image, rgb)
+        np.testing.assert_array_equal(plain, read_png(out_dir / f'{stem}_mask.png'))
+        np.testing.assert_array_equal(ks_pd, vis.colorize(refined.predict(rgb).numpy(), colours))
+        np.testing.assert_array_equal(gt, vis.colorize(vis.read_label_map(gt_path), colours))
+
+
+def test_figure_model_panel_is_the_checkpoint_prediction(figure_run):
+    from mmengine.registry import DefaultScope
+    from mmseg.apis import inference_model
+    colours = vis.palette(len(figure_run['names']))
+    for image_path in SAMPLE_IMAGES:
+        stem = osp.splitext(osp.basename(image_path))[0]
+        panel = panel_arrays(figure_run['figures'][f'{stem}_figure.png'])[3]
+        bgr = vis.load_rgb(image_path)[:, :, ::-1].copy()  # mmseg reads BGR (the test resizes)
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            result = inference_model(figure_run['model'], bgr)
+        labels = result.pred_sem_seg.data[0].numpy()
+        assert labels.shape == bgr.shape[:2]
+        assert len(np.unique(labels)) > 1
+        np.testing.assert_array_equal(panel, vis.colorize(labels, colours))
+
+
+def test_figure_legend_shows_the_background_words(figure_run):
+    names = figure_run['names']
+    assert names[-1] == 'background (wall, floor)'
+    for figure in figure_run['figures'].values():
+        (legend,) = figure.legends
+        assert [text.get_text() for text in legend.get_texts()] == names  # 9 classes: all
+
+
+def test_grid_has_a_row_per_image(figure_run):
+    out_dir, figures = figure_run['out_dir'], figure_run['figures']
+    grid = figures['figure_grid.png']
+    assert len(grid.axes) == 2 * 5
+    rows = [panel_arrays(figures[f'scene_00{i}_figure.png']) for i in (0, 1)]
+    for got, want in zip(panel_arrays(grid), rows[0] + rows[1]):
+        np.testing.assert_array_equal(got, want)
+    png = Image.open(out_dir / 'figure_grid.png')
+    single = Image.open(out_dir / 'scene_000_figure.png')
+    assert png.width == single.width and png.height > 1.6 * single.height
+
+
+def test_draw_figure_width_grows_with_panels_and_legend_keeps_present_classes(tmp_path):
+    colours = vis.palette(30)
+    names = [f'class {i}' for i in range(30)]
+    labels = np.zeros((20, 30), np.int64)
+    labels[:, 10:] = 7
+    gt = labels.copy()
+    gt[:5] = vis.IGNORE_INDEX
+    image = vis.Panel('image', np.zeros((20, 30, 3), np.uint8))
+    widths = []
+    for count in (1, 2, 3):
+        panels = [image] + [vis.label_panel(f'p{i}', labels, colours) for i in range(count)]
+        figure = vis.draw_figure([panels], names, colours)
+        assert len(figure.axes) == count + 1
+        vis.save_figure(figure, str(tmp_path / f'{count}.png'))
+        widths.append(Image.open(tmp_path / f'{count}.png').width)
+    assert widths == [2 * PANEL_PX, 3 * PANEL_PX, 4 * PANEL_PX]
+    figure = vis.draw_figure([[vis.label_panel('gt', gt, colours, vis.IGNORE_INDEX)]],
+                             names, colours)
+    texts = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert texts == ['class 0', 'class 7', 'unlabelled']  # 30 classes: only those present
+    np.testing.assert_array_equal(np.asarray(figure.axes[0].get_images()[0].get_array())[0, 0],
+                                  vis.IGNORE_COLOUR)
+    few = vis.legend_entries(names[:3], colours, [labels[:, :5]])
+    assert [name for name, _ in few] == names[:3]  # a short vocabulary: every class
+
+
+def test_label_map_checks(tmp_path):
+    path = tmp_path / 'gt.png'
+    Image.fromarray(np.array([[0, 1], [255, 2]], np.uint8)).save(path)
+    labels = vis.read_label_map(str(path))
+    vis.check_label_map(labels, 3, (2, 2, 3), str(path))
+    with pytest.raises(ValueError, match=r'2x2 pixels but its image is 3x2'):
+        vis.check_label_map(labels, 3, (2, 3, 3), str(path))
+    with pytest.raises(ValueError, match=r'label values \[2\].*2 classes'):
+        vis.check_label_map(labels, 2, (2, 2, 3), str(path))
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / 'rgb.png')
+    with pytest.raises(ValueError, match='single-channel'):
+        vis.read_label_map(str(tmp_path / 'rgb.png'))
+
+
+def figure_error(tmp_path, capsys, *args):
+    demo = load_demo_module()
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([*args, '--model', TINY_VIT, '--random-weights',
+                   '--out-dir', str(tmp_path / 'out')])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    return err
+
+
+def test_figure_option_errors(tmp_path, capsys):
+    image, gt = SAMPLE_IMAGES[0], SAMPLE_GT[0]
+    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure',
+                       '--checkpoint', str(tmp_path / 'x.pth'))
+    assert '--checkpoint needs --config' in err
+    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure',
+                       '--config', str(tmp_path / 'x.py'))
+    assert '--config needs --checkpoint' in err
+    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--gt', gt)
+    assert '--figure / --grid' in err
+    err = figure_error(tmp_path, capsys, *SAMPLE_IMAGES, '--classes', 'a', '--figure', '--gt', gt)
+    assert 'one label map per image' in err
+    small = tmp_path / 'small.png'
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(small)
+    err = figure_error(tmp_path, capsys, image, '--classes', SAMPLE_CLASSES, '--figure',
+                       '--gt', str(small))
+    assert f'{small} is 32x24 pixels but its image is 320x240' in err
+    err = figure_error(tmp_path, capsys, image, '--classes', 'a,b', '--figure', '--gt', gt)
+    assert 'label values' in err and gt in err
+    bad = tmp_path / 'bad.png'
+    bad.write_bytes(b'not an image' * 8)
+    err = figure_error(tmp_path, capsys, str(bad), '--classes', 'a', '--figure')
+    assert str(bad) in err and 'supported formats' in err
+    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure', '--gt', str(bad))
+    assert str(bad) in err
+    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure',
+                       '--config', osp.join(ROOT, PLUS_CONFIG), '--checkpoint', str(bad))
+    assert 'Cannot read the checkpoint' in err and str(bad) in err
+    assert not (tmp_path / 'out').exists()
+
+
+def test_distilled_reclip_allows_only_its_own_classes(tmp_path, capsys):
+    config = tmp_path / 'tiny_distill.py'
+    base = osp.join(ROOT, 'configs', 'reclip',
+                    'reclip-distillation_vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')
+    config.write_text(TINY_DISTILL.format(config=base, tiny=TINY_VIT, classes=SAMPLE_CLASSES))
+    checkpoint = tmp_path / 'distilled.pth'
+    checkpoint.write_bytes(b'')  # the classes are checked before the checkpoint is read
+    err = figure_error(tmp_path, capsys, SAMPLE_IMAGES[0], '--classes', 'cat,dog', '--figure',
+                       '--config', str(config), '--checkpoint', str(checkpoint))
+    assert 'fixed per class' in err and 'sky, water, sand' in err and 'cat, dog' in err
+    demo = load_demo_module()
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(config))
+    vocabulary, names = demo.build_vocabulary(None, default=demo.config_vocabulary(cfg, config))
+    demo.check_fixed_vocabulary(cfg, config, vocabulary)  # no --classes: the config's, accepted
+    assert names[:2] == ['sky', 'water']
+    with pytest.raises(ValueError, match='fixed per class'):
+        demo.check_fixed_vocabulary(cfg, config, demo.build_vocabulary(None, 'wall', vocabulary)[0])
+
+
 # --------------------------------------------------------------------- maskclip.visualization
 
 def test_palette_is_fixed_distinct_and_extends():

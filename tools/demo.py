@@ -3,12 +3,18 @@
     python tools/demo.py IMAGE [IMAGE ...] --classes "cat,dog,grass" [--background "sky,wall"]
         [--model ViT-B-16] [--clip-weights PATH | --random-weights] [--templates vild|single]
         [--key-smoothing] [--prompt-denoising] [--out-dir outputs/demo] [--opacity 0.5]
-        [--device cpu]
+        [--device cpu] [--figure] [--grid] [--config CONFIG --checkpoint CKPT] [--gt LABEL_PNG ...]
 
 For every image it writes ``<stem>_mask.png`` (one palette colour per class), ``<stem>_overlay.png``
 (``round((1 - opacity) * image + opacity * mask)``) and ``<stem>_legend.png`` into ``--out-dir``.
+
+``--figure`` also writes ``<stem>_figure.png``, panels side by side as in the papers' qualitative
+figures: image | MaskCLIP | MaskCLIP + KS + PD | the MaskCLIP+ or ReCLIP model of ``--config`` and
+``--checkpoint`` | the ground truth of ``--gt``, with a legend of the classes below. ``--grid``
+writes the same panels as one figure with a row per image, ``figure_grid.png``.
 """
 import argparse
+import copy
 import os
 import os.path as osp
 import sys
@@ -31,9 +37,10 @@ def parse_args(argv=None):
         description='MaskCLIP demo: segment images into the classes you name (no training).')
     parser.add_argument('images', nargs='+', metavar='IMAGE',
                         help='image files (JPEG, PNG incl. 16-bit/grayscale/RGBA, BMP, TIFF, ...)')
-    parser.add_argument('--classes', required=True,
+    parser.add_argument('--classes',
                         help='comma-separated class names, each one class ("cat,dog,grass"); or a '
-                             'class-name file: one class per line, commas separate synonyms')
+                             'class-name file: one class per line, commas separate synonyms. '
+                             "Default with --config: the config's classes")
     parser.add_argument('--background', metavar='WORDS',
                         help='comma-separated stuff words ("sky,wall,floor,tree") that together '
                              'form ONE extra class, shown as "background (sky, wall, ...)": a '
@@ -51,19 +58,48 @@ def parse_args(argv=None):
     parser.add_argument('--opacity', type=opacity_value, default=0.5,
                         help='weight of the mask in the overlay, 0..1 (default: 0.5)')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0')
+    figure = parser.add_argument_group('comparison figure (as in the papers)')
+    figure.add_argument('--figure', action='store_true',
+                        help='also write <stem>_figure.png: image | MaskCLIP | MaskCLIP + KS + PD '
+                             '[| --config model] [| ground truth], with a legend')
+    figure.add_argument('--grid', action='store_true',
+                        help='also write figure_grid.png: those panels, one row per image')
+    figure.add_argument('--config',
+                        help='a MaskCLIP+ or ReCLIP config: adds a panel of the trained model '
+                             "(with --checkpoint), given the demo's classes")
+    figure.add_argument('--checkpoint', help='the trained weights of --config')
+    figure.add_argument('--gt', nargs='+', metavar='LABEL_PNG',
+                        help='ground-truth label maps (class indices in the order of --classes, '
+                             '255 = unlabelled), one per image: adds a panel')
     add_clip_weight_args(parser)
     args = parser.parse_args(argv)
     if args.random_weights and args.clip_weights:
         parser.error('give either --clip-weights or --random-weights, not both '
                      '(unset MASKCLIP_CLIP_WEIGHTS to use --random-weights)')
+    if args.checkpoint and not args.config:
+        parser.error('--checkpoint needs --config: the config the checkpoint was trained with')
+    if args.config and not args.checkpoint:
+        parser.error('--config needs --checkpoint: the trained weights of the model')
+    if not (args.figure or args.grid) and (args.config or args.gt):
+        parser.error('--config, --checkpoint and --gt add panels to --figure / --grid; give one')
+    if args.gt and len(args.gt) != len(args.images):
+        parser.error(f'--gt takes one label map per image: {len(args.images)} image(s), '
+                     f'{len(args.gt)} label map(s)')
+    if args.classes is None and not args.config:
+        parser.error('the following arguments are required: --classes')
     return args
 
 
-def build_vocabulary(classes, background=None):
-    """The validated vocabulary and the names the legend shows (background last, if given)."""
+def build_vocabulary(classes, background=None, default=None):
+    """The validated vocabulary and the names the legend shows (background last, if given).
+
+    ``classes`` is None: the vocabulary ``default`` (a config's classes).
+    """
     from maskclip.text import load_vocabulary
     from maskclip.text.class_names import read_class_file
-    if osp.isfile(classes):
+    if classes is None:
+        entries = [list(names) for names in default]
+    elif osp.isfile(classes):
         entries = [list(names) for names in read_class_file(classes)]
     else:
         entries = [[name.strip()] for name in classes.split(',')]
@@ -89,6 +125,211 @@ def output_stems(paths):
     return stems
 
 
+# ------------------------------------------------------------------ the trained model's panel
+
+#: Models ``--config`` may build: the panel's title and where the config keeps the class names.
+TRAINED_MODELS = {
+    'MaskClipPlusSegmentor': ('MaskCLIP+', ('text_classifier',)),
+    'ReCLIPRectificationSegmentor': ('ReCLIP (rectification)', ('decode_head',)),
+    'ReCLIPDistillSegmentor': ('ReCLIP', ('teacher', 'decode_head')),
+}
+
+
+def load_model_cfg(config, checkpoint):
+    """The config of ``--config``, after checking both files exist and the model type."""
+    from mmengine.config import Config
+    for kind, path in (('config', config), ('checkpoint', checkpoint)):
+        if not osp.isfile(path):
+            raise ValueError(f'The {kind} {path} does not exist.')
+    try:
+        cfg = Config.fromfile(config)
+    except Exception as error:  # a config is Python: any error in it
+        raise ValueError(f'Cannot read the config {config}: {error}') from None
+    model_type = (cfg.get('model') or {}).get('type')
+    if model_type not in TRAINED_MODELS:
+        raise ValueError(f'The config {config} builds a {model_type}; the figure\'s model panel '
+                         f'takes a MaskCLIP+ or ReCLIP config ({", ".join(TRAINED_MODELS)}).')
+    return cfg
+
+
+def _classes_node(model_cfg):
+    node = model_cfg
+    for key in TRAINED_MODELS[model_cfg['type']][1]:
+        node = node[key]
+    return node
+
+
+def config_vocabulary(cfg, config):
+    """The vocabulary the config's model was trained with."""
+    from maskclip.text import load_vocabulary
+    names = _classes_node(cfg.model).get('class_names')
+    if names is None:
+        raise ValueError(f'The config {config} names no classes; give --classes.')
+    return load_vocabulary(names)
+
+
+def check_fixed_vocabulary(cfg, config, vocabulary):
+    """A distilled ReCLIP student's classifier is fixed per class: only its own classes work."""
+    from maskclip.text import primary_names
+    if (cfg.model.type != 'ReCLIPDistillSegmentor'
+            or cfg.model.get('student_head', 'query_reference') == 'query'):
+        return  # MaskCLIP+ and the rectified CLIP classify by text embeddings: any classes
+    own = list(primary_names(config_vocabulary(cfg, config)))
+    wanted = list(primary_names(vocabulary))
+    if wanted != own:
+        def listed(names, limit=12):
+            return ', '.join(names[:limit]) + (f', ... ({len(names)} in all)'
+                                               if len(names) > limit else '')
+        raise ValueError(
+            "A distilled ReCLIP student's classifier is fixed per class (its Reference head, "
+            f"student_head='{cfg.model.get('student_head', 'query_reference')}'): the "
+            f'checkpoint predicts only the classes of its config {config}, in this order: '
+            f'{listed(own)}; the demo was given: {listed(wanted)}. Leave out --classes and '
+            '--background to use the config\'s classes.')
+
+
+def inference_pipeline(cfg):
+    """The config's test pipeline (as tools/test.py resizes), fed an image array, no labels."""
+    from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
+    loader = cfg.get('test_dataloader') or {}
+    pipeline = ((loader.get('dataset') or {}).get('pipeline') or cfg.get('test_pipeline')
+                or [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
+    steps = []
+    for step in pipeline:
+        step = copy.deepcopy(dict(step))
+        if step['type'] == 'LoadAnnotations':
+            continue
+        if str(step['type']).startswith('LoadImageFrom'):
+            step = dict(type='LoadImageFromNDArray')
+        steps.append(step)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return Compose(steps)
+
+
+def read_checkpoint(path):
+    """The checkpoint of ``--checkpoint``, read before any model is built (fails fast)."""
+    import pickle
+
+    from mmengine.runner.checkpoint import _load_checkpoint
+    try:
+        checkpoint = _load_checkpoint(path, map_location='cpu')
+    except (RuntimeError, KeyError, EOFError, OSError, ValueError,
+            pickle.UnpicklingError) as error:
+        raise ValueError(f'Cannot read the checkpoint {path}: {_shorten(error)}') from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'The checkpoint {path} holds a {type(checkpoint).__name__}, not a '
+                         'state dict (or a dict with a "state_dict").')
+    return checkpoint
+
+
+def _shorten(error, limit=300):
+    return '; '.join(line if len(line) <= limit else line[:limit] + ' ...'
+                     for line in str(error).splitlines() if line.strip())
+
+
+def build_trained_model(cfg, checkpoint, vocabulary, args, device):
+    """``(title, predict)`` of the ``--config`` model given the demo's classes, ``checkpoint``
+    (from :func:`read_checkpoint`) loaded; ``predict(rgb)`` -> ``(H, W)`` class indices at the
+    image's size."""
+    import numpy as np
+    import torch
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import DefaultScope
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    from mmseg.registry import MODELS
+
+    import reclip  # noqa: F401  (registers the ReCLIP models)
+    from maskclip.utils import check_clip_weights, clip_cfgs_of
+
+    model_cfg = copy.deepcopy(cfg.model)
+    classes = [list(names) for names in vocabulary]
+    _classes_node(model_cfg)['class_names'] = classes
+    if model_cfg.type == 'MaskClipPlusSegmentor':
+        model_cfg.update(unseen_classes=None, self_training_start=None)
+        if 'decode_head' in model_cfg.teacher:
+            model_cfg.teacher.decode_head['class_names'] = classes
+    elif model_cfg.type == 'ReCLIPRectificationSegmentor':
+        model_cfg.decode_head['existence_cache'] = None
+    else:
+        model_cfg.update(teacher_checkpoint=None)  # a distilled checkpoint holds W_r itself
+        model_cfg.teacher.decode_head['existence_cache'] = None
+    if args.random_weights or args.clip_weights:
+        for clip in clip_cfgs_of(model_cfg):
+            clip['pretrained'] = None if args.random_weights else args.clip_weights
+    check_clip_weights(model_cfg)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(model_cfg)
+    try:
+        _load_checkpoint_to_model(model, checkpoint, strict=True)
+    except (RuntimeError, KeyError) as error:
+        raise ValueError(f'The checkpoint {args.checkpoint} does not fit the model of '
+                         f'{args.config}: {_shorten(error)}') from None
+    model = revert_sync_batchnorm(model).to(device).eval()
+    pipeline = inference_pipeline(cfg)
+
+    @torch.no_grad()
+    def predict(image):
+        packed = pipeline(dict(img=np.ascontiguousarray(image[:, :, ::-1])))  # BGR, as mmcv
+        result = model.test_step(dict(inputs=[packed['inputs']],
+                                      data_samples=[packed['data_samples']]))[0]
+        return result.pred_sem_seg.data[0].cpu().numpy()
+
+    return TRAINED_MODELS[model_cfg.type][0], predict
+
+
+# ------------------------------------------------------------------ figure panels
+
+def maskclip_labels(segmenter, image, key_smoothing, prompt_denoising):
+    """MaskCLIP's ``(H, W)`` prediction with the refinements switched as asked (one model)."""
+    head = segmenter.model.decode_head
+    saved = head.key_smoothing, head.prompt_denoising
+    head.key_smoothing, head.prompt_denoising = key_smoothing, prompt_denoising
+    try:
+        return segmenter.predict(image).cpu().numpy()
+    finally:
+        head.key_smoothing, head.prompt_denoising = saved
+
+
+def read_ground_truth(images, label_maps, num_classes):
+    """The ``--gt`` label maps, checked against their images before anything is computed."""
+    from maskclip import visualization as vis
+    maps = []
+    for image, path in zip(images, label_maps or ()):
+        labels = vis.read_label_map(path)
+        vis.check_label_map(labels, num_classes, vis.load_rgb(image).shape, path)
+        maps.append(labels)
+    return maps
+
+
+def short_title(path, limit=36):
+    name = osp.basename(path)
+    return name if len(name) <= limit else name[:limit - 3] + '...'
+
+
+def comparison_panels(path, image, labels, segmenter, args, trained, ground_truth, colours):
+    """image | MaskCLIP | MaskCLIP + KS + PD [| trained model] [| ground truth].
+
+    ``labels`` is the prediction with the refinements of the command line (reused).
+    """
+    from maskclip import visualization as vis
+
+    def maskclip_variant(key_smoothing, prompt_denoising):
+        if (key_smoothing, prompt_denoising) == (args.key_smoothing, args.prompt_denoising):
+            return labels
+        return maskclip_labels(segmenter, image, key_smoothing, prompt_denoising)
+
+    panels = [vis.Panel(short_title(path), image),
+              vis.label_panel('MaskCLIP', maskclip_variant(False, False), colours),
+              vis.label_panel('MaskCLIP + KS + PD', maskclip_variant(True, True), colours)]
+    if trained is not None:
+        title, predict = trained
+        panels.append(vis.label_panel(title, predict(image), colours))
+    if ground_truth is not None:
+        panels.append(vis.label_panel('Ground truth', ground_truth, colours, vis.IGNORE_INDEX))
+    return panels
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.random_weights:
@@ -102,9 +343,16 @@ def main(argv=None):
         from maskclip import visualization as vis
         from maskclip.clip import ClipSpec, check_weights
 
-        vocabulary, names = build_vocabulary(args.classes, args.background)
+        trained_cfg = load_model_cfg(args.config, args.checkpoint) if args.config else None
+        vocabulary, names = build_vocabulary(
+            args.classes, args.background,
+            default=config_vocabulary(trained_cfg, args.config) if args.classes is None else None)
+        if trained_cfg is not None:
+            check_fixed_vocabulary(trained_cfg, args.config, vocabulary)
         for path in args.images:
             vis.check_image(path)
+        ground_truth = read_ground_truth(args.images, args.gt, len(vocabulary))
+        checkpoint = read_checkpoint(args.checkpoint) if args.checkpoint else None
         pretrained = None if args.random_weights else (args.clip_weights or 'openai')
         check_weights(ClipSpec(args.model, pretrained))
         device = torch.device(args.device)
@@ -114,9 +362,13 @@ def main(argv=None):
             args.model, pretrained=pretrained, classes=vocabulary, templates=args.templates,
             key_smoothing=args.key_smoothing, prompt_denoising=args.prompt_denoising,
             device=device)
+        trained = (build_trained_model(trained_cfg, checkpoint, vocabulary, args, device)
+                   if trained_cfg is not None else None)
+        del checkpoint
         colours = vis.palette(len(vocabulary))
         os.makedirs(args.out_dir, exist_ok=True)
-        for path, stem in zip(args.images, output_stems(args.images)):
+        grid_rows = []
+        for index, (path, stem) in enumerate(zip(args.images, output_stems(args.images))):
             image = vis.load_rgb(path)
             labels = segmenter.predict(image).cpu().numpy()
             mask = vis.colorize(labels, colours)
@@ -131,9 +383,23 @@ def main(argv=None):
                 out_path = osp.join(args.out_dir, f'{stem}_{kind}.png')
                 Image.fromarray(array).save(out_path)
                 written.append(out_path)
+            if args.figure or args.grid:
+                panels = comparison_panels(path, image, labels, segmenter, args, trained,
+                                           ground_truth[index] if ground_truth else None,
+                                           colours)
+                if args.figure:
+                    out_path = osp.join(args.out_dir, f'{stem}_figure.png')
+                    vis.save_figure(vis.draw_figure([panels], names, colours), out_path)
+                    written.append(out_path)
+                if args.grid:
+                    grid_rows.append(panels)
             present = sorted(np.flatnonzero(fractions), key=lambda i: -fractions[i])
             shares = ', '.join(f'{names[i]} {100 * fractions[i]:.1f}%' for i in present)
             print(f'{path} -> {", ".join(written)}\n    {shares}', flush=True)
+        if args.grid:
+            out_path = osp.join(args.out_dir, 'figure_grid.png')
+            vis.save_figure(vis.draw_figure(grid_rows, names, colours), out_path)
+            print(f'{len(grid_rows)} image(s) -> {out_path}', flush=True)
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
 
