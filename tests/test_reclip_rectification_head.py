@@ -174,3 +174,26 @@ def test_bad_existence_and_prompt_denoising():
     from maskclip.models.refinement import REMOVED_LOGIT
     removed = (out == REMOVED_LOGIT).flatten(2).all(dim=2)
     assert (~removed).any(dim=1).all()
+
+
+def test_learnable_query_table3():
+    """learnable_query: M_q and Eq. 5's text side come from a trained prompt, not the templates."""
+    model = build(learnable_query=True)
+    head = model.decode_head
+    model.eval()
+    feats = features(model)
+    with torch.no_grad():
+        w_q = head.query_prompt()
+        expected = (cosines(feats.dense, w_q) - cosines(feats.dense, head.reference_prompt())
+                    - head.positional(feats.pos_embed))
+        torch.testing.assert_close(head(feats), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(head.query_embeddings(), w_q)
+    # initialised from 'a photo of a', so not the 85/1-template text embeddings themselves
+    assert not torch.allclose(w_q, head.conv_seg.text_embeddings, atol=1e-4)
+    model.train()
+    ctx = head.query_prompt.context.detach().clone()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    for step in range(2):
+        model.train_step(make_data(seed=step), optim)
+    assert not torch.equal(head.query_prompt.context.detach(), ctx)
+    assert 'decode_head.query_prompt.context' in model.state_dict()
