@@ -29,14 +29,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 import maskclip  # noqa: E402,F401  (registers models, datasets)
 import reclip  # noqa: E402,F401  (registers the ReCLIP modules)
-from maskclip.datasets import check_dataset_layout  # noqa: E402
+from maskclip.datasets.layout import check_image_layout, split_dataset_cfg  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
                             check_clip_weights, exit_on_user_error, load_tool_cfg)
 from reclip.models.existence_cache import image_id, save_existence_cache  # noqa: E402
 
 HEAD = 'ReCLIPRectificationHead'
 #: Dataset wrappers whose inner dataset is visited once (repetition / resampling is dropped).
-SINGLE_WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 
 
 def parse_args(argv=None):
@@ -98,39 +97,6 @@ def test_resize(cfg) -> dict:
     return copy.deepcopy(resizes[0])
 
 
-def dataset_cfg_of(cfg, split: str, pipeline: list) -> dict:
-    loader = cfg.get(f'{split}_dataloader')
-    if not loader or not loader.get('dataset'):
-        raise ValueError(f'The config has no {split}_dataloader.dataset; choose another --split '
-                         '(train, val or test).')
-    return _with_pipeline(copy.deepcopy(loader['dataset']), pipeline)
-
-
-def _with_pipeline(dataset: dict, pipeline: list) -> dict:
-    if dataset.get('type') in SINGLE_WRAPPERS and isinstance(dataset.get('dataset'), dict):
-        return _with_pipeline(dataset['dataset'], pipeline)
-    if isinstance(dataset.get('datasets'), (list, tuple)):  # ConcatDataset
-        dataset['datasets'] = [_with_pipeline(d, pipeline) for d in dataset['datasets']]
-        return dataset
-    dataset['pipeline'] = copy.deepcopy(pipeline)
-    return dataset
-
-
-def _without_missing_labels(dataset: dict) -> dict:
-    """Labels are not read: a missing annotation folder is not an error."""
-    probe = copy.deepcopy(dataset)
-    if isinstance(probe.get('datasets'), (list, tuple)):
-        probe['datasets'] = [_without_missing_labels(d) for d in probe['datasets']]
-        return probe
-    prefix = probe.get('data_prefix')
-    if isinstance(prefix, dict) and prefix.get('seg_map_path') is not None:
-        root = probe.get('data_root') or ''
-        seg = prefix['seg_map_path']
-        if not osp.isdir(osp.join(root, seg) if root and not osp.isabs(seg) else seg):
-            prefix.pop('seg_map_path')
-    return probe
-
-
 # ------------------------------------------------------------------------------ work
 def batches(dataset, batch_size: int):
     """Consecutive images of equal size, at most ``batch_size`` at a time (the test-mode data
@@ -163,8 +129,8 @@ def compute(cfg, args) -> dict:
     model_cfg = rectification_model_cfg(cfg)
     resize = test_resize(cfg)
     pipeline = [dict(type='LoadImageFromFile'), resize, dict(type='PackSegInputs')]
-    dataset_cfg = dataset_cfg_of(cfg, args.split, pipeline)
-    check_dataset_layout(_without_missing_labels(dataset_cfg))
+    dataset_cfg = split_dataset_cfg(cfg, args.split, pipeline)
+    check_image_layout(dataset_cfg)
     check_clip_weights(model_cfg)
     dataset = DATASETS.build(dataset_cfg)
     if len(dataset) == 0:

@@ -34,7 +34,7 @@ from PIL import Image
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
 
 import maskclip  # noqa: E402,F401  (registers models, datasets)
-from maskclip.datasets import check_dataset_layout  # noqa: E402
+from maskclip.datasets.layout import check_image_layout, split_dataset_cfg  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
                             apply_clip_weight_args, check_clip_weights, exit_on_user_error)
 from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
@@ -42,7 +42,6 @@ from maskclip.visualization import palette as default_palette  # noqa: E402
 
 IGNORE = 255
 #: Dataset wrappers whose inner dataset is labelled once (repetition / resampling is dropped).
-SINGLE_WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 #: Pipeline steps that read ground truth: dropped, the labels are what we produce.
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadDepthAnnotation', 'LoadBiomedicalAnnotation')
 
@@ -95,40 +94,6 @@ def label_pipeline(cfg, split: str) -> list:
         raise ValueError('The test pipeline is a test-time augmentation pipeline; export labels '
                          'with a single-scale config.')
     return steps
-
-
-def dataset_cfg_of(cfg, split: str, pipeline: list) -> dict:
-    loader = cfg.get(f'{split}_dataloader')
-    if not loader or not loader.get('dataset'):
-        raise ValueError(f'The config has no {split}_dataloader.dataset; choose another --split '
-                         '(train, val or test).')
-    return _with_pipeline(copy.deepcopy(loader['dataset']), pipeline)
-
-
-def _with_pipeline(dataset: dict, pipeline: list) -> dict:
-    if dataset.get('type') in SINGLE_WRAPPERS and isinstance(dataset.get('dataset'), dict):
-        return _with_pipeline(dataset['dataset'], pipeline)
-    if isinstance(dataset.get('datasets'), (list, tuple)):  # ConcatDataset
-        dataset['datasets'] = [_with_pipeline(d, pipeline) for d in dataset['datasets']]
-        return dataset
-    dataset['pipeline'] = copy.deepcopy(pipeline)
-    return dataset
-
-
-def check_layout(dataset: dict) -> None:
-    """The images must be there; annotations may be missing (we are producing them)."""
-    if isinstance(dataset.get('datasets'), (list, tuple)):
-        for sub in dataset['datasets']:
-            check_layout(sub)
-        return
-    probe = copy.deepcopy(dataset)
-    prefix = probe.get('data_prefix')
-    if isinstance(prefix, dict) and prefix.get('seg_map_path') is not None:
-        root = probe.get('data_root') or ''
-        seg = prefix['seg_map_path']
-        if not osp.isdir(osp.join(root, seg) if root and not osp.isabs(seg) else seg):
-            prefix.pop('seg_map_path')
-    check_dataset_layout(probe)
 
 
 def leaf_datasets(dataset):
@@ -209,8 +174,8 @@ def export(cfg, args) -> dict:
     from mmseg.registry import DATASETS
 
     pipeline = label_pipeline(cfg, args.split)
-    dataset_cfg = dataset_cfg_of(cfg, args.split, pipeline)
-    check_layout(dataset_cfg)
+    dataset_cfg = split_dataset_cfg(cfg, args.split, pipeline)
+    check_image_layout(dataset_cfg)
     if cfg.model.get('teacher') is None and args.source == 'teacher':  # fail before building
         raise ValueError(f"--source teacher: the model ({cfg.model.get('type')}) has no teacher "
                          '(only MaskCLIP+ configs have one); use --source model.')

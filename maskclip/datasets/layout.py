@@ -4,6 +4,7 @@ mmseg only notices a missing or misplaced dataset deep inside dataset constructi
 ``AssertionError`` without a path, or an empty dataset). :func:`check_dataset_layout` looks at the
 config alone and names every missing path. It uses only ``os`` so that it is cheap to call.
 """
+import copy
 import os
 import os.path as osp
 
@@ -112,3 +113,48 @@ def check_dataset_layout(dataset_cfg: dict) -> None:
         lines.extend(f'  - {item}' for item in missing)
     raise DatasetLayoutError('Dataset files are missing where the config expects them.\n' +
                              '\n'.join(lines) + f'\nFix: {FIX_HINT}.')
+
+
+# Wrappers holding one dataset config under ``dataset`` (ConcatDataset holds ``datasets``).
+SINGLE_WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
+
+
+def split_dataset_cfg(cfg, split: str, pipeline: list) -> dict:
+    """A copy of ``cfg.<split>_dataloader.dataset`` whose datasets all run ``pipeline``.
+
+    For tools that read a split with their own pipeline (pseudo-label export, class-existence
+    caching); wrappers are unwrapped, concatenations keep every part.
+    """
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or not loader.get('dataset'):
+        raise ValueError(f'The config has no {split}_dataloader.dataset; choose another --split '
+                         '(train, val or test).')
+
+    def with_pipeline(dataset: dict) -> dict:
+        if dataset.get('type') in SINGLE_WRAPPERS and isinstance(dataset.get('dataset'), dict):
+            return with_pipeline(dataset['dataset'])
+        if isinstance(dataset.get('datasets'), (list, tuple)):
+            dataset['datasets'] = [with_pipeline(d) for d in dataset['datasets']]
+            return dataset
+        dataset['pipeline'] = copy.deepcopy(pipeline)
+        return dataset
+
+    return with_pipeline(copy.deepcopy(loader['dataset']))
+
+
+def check_image_layout(dataset_cfg: dict) -> None:
+    """:func:`check_dataset_layout` for tools that read images only: a missing annotation
+    folder is not an error (those tools do not read labels, or produce them)."""
+
+    def without_missing_labels(dataset: dict) -> dict:
+        if isinstance(dataset.get('datasets'), (list, tuple)):
+            dataset['datasets'] = [without_missing_labels(d) for d in dataset['datasets']]
+            return dataset
+        prefix = dataset.get('data_prefix')
+        if isinstance(prefix, dict) and prefix.get('seg_map_path') is not None:
+            path = _join(dataset.get('data_root') or '', prefix['seg_map_path'])
+            if not osp.isdir(path):
+                prefix.pop('seg_map_path')
+        return dataset
+
+    check_dataset_layout(without_missing_labels(copy.deepcopy(dataset_cfg)))
