@@ -1,14 +1,49 @@
-"""MaskCLIP's decode head: a frozen text-embedding classifier plus KS / PD."""
+"""MaskCLIP's decode head: a frozen text-embedding classifier plus KS / PD, and the options of the
+later training-free protocol (logit scale, background by a probability threshold)."""
 from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
+import torch
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
 from maskclip.models.backbones.base import ClipFeatures
 from maskclip.models.refinement import key_smooth, prompt_denoise
 from maskclip.models.text_classifier import TextClassifier
+from maskclip.text import load_vocabulary, primary_names
+
+#: "background as stuff words": the text prompts that SCLIP, ClearCLIP and NACLIP give the
+#: background class of VOC21 / COCO-Object instead of the word "background" (their class files).
+STUFF_WORDS = ('sky', 'wall', 'tree', 'wood', 'grass', 'road', 'sea', 'river', 'mountain', 'sands',
+               'desk', 'bed', 'building', 'cloud', 'lamp', 'door', 'window', 'wardrobe', 'ceiling',
+               'shelf', 'curtain', 'stair', 'floor', 'hill', 'rail', 'fence')
+#: logit of a background class that has no text prompt (only the threshold predicts it): far below
+#: any scaled cosine, and finite so that window averaging and bilinear resizing keep it exact
+NO_PROMPT_LOGIT = -1e4
+BACKGROUND = 'background'
+
+
+def background_vocabulary(vocabulary, bg_words):
+    """``(vocabulary to prompt, background has a prompt)`` for a ``bg_words`` setting.
+
+    ``bg_words='stuff'`` takes :data:`STUFF_WORDS`, less those that name another class.
+    """
+    if bg_words is None:
+        return vocabulary, True
+    if vocabulary[0][0].lower() != BACKGROUND:
+        raise ValueError(f"bg_words needs class 0 to be named '{BACKGROUND}'; the vocabulary "
+                         f'starts with {vocabulary[0][0]!r}.')
+    if isinstance(bg_words, str):
+        if bg_words != 'stuff':
+            raise ValueError(f"bg_words must be None, 'stuff' or a list of words, not "
+                             f'{bg_words!r}.')
+        taken = {name.lower() for names in vocabulary[1:] for name in names}
+        bg_words = [word for word in STUFF_WORDS if word not in taken]
+    words = tuple(str(word).strip() for word in bg_words)
+    if not words:
+        return vocabulary[1:], False
+    return (words,) + tuple(vocabulary[1:]), True
 
 
 @MODELS.register_module()
@@ -16,16 +51,34 @@ class MaskClipHead(BaseDecodeHead):
     """Classify dense CLIP features with text embeddings of the class prompts (a 1x1 conv).
 
     Features are L2-normalised, so logits are cosine similarities. Optional refinements:
-    prompt denoising, then key smoothing (Eq. 5), as in the authors' code.
+    prompt denoising, then key smoothing (Eq. 5), as in the authors' code (both keep the
+    authors' confidences ``softmax(100 * cosine)``).
+
+    The training-free protocol of SCLIP / ClearCLIP / NACLIP adds (defaults leave MaskCLIP as is):
+
+    * ``logit_scale``: the head returns ``logit_scale *`` its logits (after PD / KS), so that the
+      softmax of the background threshold sees ``softmax(logit_scale * cosine)``. Argmax, window
+      averaging, resizing and PAMR (all linear or order-preserving) are unaffected by it.
+    * ``bg_threshold``: applied by the segmentor to the full-image scores
+      (:meth:`background_by_threshold`): a pixel whose highest foreground probability is below
+      the threshold becomes class 0 (``'background'``). Probabilities are a softmax over the
+      classes (each scored by its best name), the background class included when it has prompts.
+    * ``bg_words``: the text prompts of class 0 (which must be named ``'background'``): ``None``
+      keeps the vocabulary's own (e.g. the word "background"); ``'stuff'`` uses
+      :data:`STUFF_WORDS` (less words naming another class); a list gives the words; an empty
+      list gives background no prompt at all, so that only ``bg_threshold`` predicts it.
 
     Args:
         class_names: built-in vocabulary name, class-name file or list of classes (see
             :func:`maskclip.text.load_vocabulary`); synonyms are reduced by max.
         clip: the CLIP whose text encoder embeds the prompts (filled in by the segmentor).
-        templates: ``'vild'`` (85 templates), ``'single'`` or a list of ``'...{}...'`` strings.
+        templates: ``'vild'`` (85 templates), ``'imagenet'`` (80), ``'single'`` or a list of
+            ``'...{}...'`` strings.
         num_classes: optional; must equal the number of classes when given.
-        key_smoothing / ks_threshold / ks_key_norm: see :func:`maskclip.models.refinement.key_smooth`.
+        key_smoothing / ks_threshold / ks_key_norm: see
+            :func:`maskclip.models.refinement.key_smooth`.
         prompt_denoising / pd_threshold: see :func:`maskclip.models.refinement.prompt_denoise`.
+        logit_scale / bg_threshold / bg_words: see above.
         text_cache_dir: where text embeddings are cached (default ``~/.cache/maskclip``).
     """
 
@@ -39,29 +92,73 @@ class MaskClipHead(BaseDecodeHead):
                  ks_key_norm: str = 'channel',
                  prompt_denoising: bool = False,
                  pd_threshold: float = 0.5,
+                 logit_scale: float = 1.0,
+                 bg_threshold: Optional[float] = None,
+                 bg_words: Union[None, str, Sequence[str]] = None,
                  text_cache_dir: Optional[str] = None,
                  in_channels: Optional[int] = None,
                  channels: Optional[int] = None,
                  dropout_ratio: float = 0.0,
                  init_cfg=None,
                  **kwargs):
-        classifier = TextClassifier(class_names, clip, templates, normalize_features=True,
-                                    cache_dir=text_cache_dir)
-        super().__init__(**classifier.decode_head_sizes(num_classes, in_channels, channels),
-                         dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
+        if not logit_scale > 0:
+            raise ValueError(f'logit_scale must be positive, got {logit_scale}.')
+        if bg_threshold is not None and not 0 < bg_threshold <= 1:
+            raise ValueError(f'bg_threshold is a probability in (0, 1], got {bg_threshold}.')
+        vocabulary = load_vocabulary(class_names)
+        prompted, bg_prompt = background_vocabulary(vocabulary, bg_words)
+        if not bg_prompt and bg_threshold is None:
+            raise ValueError('bg_words=[] leaves the background without a text prompt: set '
+                             'bg_threshold so that the background can be predicted.')
+        if num_classes is not None and num_classes != len(vocabulary):
+            raise ValueError(f'num_classes={num_classes} but the class names hold '
+                             f'{len(vocabulary)} classes; make them agree (or drop num_classes).')
+        classifier = TextClassifier([list(names) for names in prompted], clip, templates,
+                                    normalize_features=True, cache_dir=text_cache_dir)
+        sizes = classifier.decode_head_sizes(None, in_channels, channels)
+        sizes.update(num_classes=len(vocabulary), out_channels=len(vocabulary))
+        super().__init__(**sizes, dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
         self.conv_seg = classifier  # the classifier is the frozen text embeddings
-        self.class_names = classifier.class_names
+        self.class_names = primary_names(vocabulary)
         self.key_smoothing = key_smoothing
         self.ks_threshold = ks_threshold
         self.ks_key_norm = ks_key_norm
         self.prompt_denoising = prompt_denoising
         self.pd_threshold = pd_threshold
+        self.logit_scale = float(logit_scale)
+        self.bg_threshold = bg_threshold
+        self.bg_prompt = bg_prompt
 
     def forward(self, inputs: ClipFeatures):
-        """(B, K, h, w) cosine logits (smoothed confidences with key smoothing)."""
+        """(B, K, h, w) cosine logits (smoothed confidences with key smoothing), times
+        ``logit_scale``; a background without prompt gets :data:`NO_PROMPT_LOGIT`."""
         logits = self.cls_seg(inputs.dense)
         if self.prompt_denoising:
             logits = prompt_denoise(logits, self.pd_threshold)
         if self.key_smoothing:
             logits = key_smooth(logits, inputs.keys, self.ks_threshold, self.ks_key_norm)
+        if self.logit_scale != 1.0:
+            logits = logits * self.logit_scale
+        if not self.bg_prompt:
+            logits = torch.cat([logits.new_full(logits[:, :1].shape, NO_PROMPT_LOGIT), logits], 1)
         return logits
+
+    def background_by_threshold(self, seg_logits: torch.Tensor) -> torch.Tensor:
+        """(B, K, H, W) scores of :meth:`forward` -> class probabilities with background by
+        threshold; their argmax is the prediction. Unchanged without ``bg_threshold``.
+
+        ``p = softmax(seg_logits)`` over the classes (over the foreground ones when the
+        background has no prompt, its probability then being 0); where
+        ``max_{c >= 1} p_c < bg_threshold``, ``p_0`` is set to 1 so that class 0 wins. Elsewhere
+        the argmax is that of ``p`` (which may be a prompted background).
+        """
+        if self.bg_threshold is None:
+            return seg_logits
+        if self.bg_prompt:
+            probs = seg_logits.float().softmax(dim=1)
+        else:
+            fg = seg_logits[:, 1:].float().softmax(dim=1)
+            probs = torch.cat([torch.zeros_like(fg[:, :1]), fg], dim=1)
+        low = probs[:, 1:].amax(dim=1, keepdim=True) < self.bg_threshold
+        probs[:, :1] = torch.where(low, torch.ones_like(probs[:, :1]), probs[:, :1])
+        return probs
