@@ -23,7 +23,8 @@ NAME = re.compile(r'^maskclip(-(ks|pd|ks-pd|baseline))?_(vit-b16|r50)_[a-z0-9-]+
                   r'-512x512\.py$'
                   r'|^reclip-rectification_vit-b16_1xb1-\d+e_[a-z0-9-]+-\d+x\d+\.py$'
                   r'|^reclip-distillation_vit-b16_deeplabv2-r101_4xb4-\d+k_[a-z0-9-]+-\d+x\d+\.py$'
-                  r'|^reclip_vit-b16_deeplabv2-r101_[a-z0-9-]+\.py$')
+                  r'|^reclip_vit-b16_deeplabv2-r101_[a-z0-9-]+\.py$'
+                  r'|^training-free_vit-b16_[a-z0-9-]+-\d+x\d+-slide\d+\.py$')
 PIPELINES = [p for p in CONFIGS if osp.basename(p).startswith('reclip_')]  # rectify -> distill
 
 
@@ -54,8 +55,11 @@ def test_config_builds(path):
                                       allow_failed_imports=False)
     model_cfg = segmentor_cfg(cfg)
     # paper configs normalise like the authors' code: ImageNet statistics (MaskCLIP's mmseg
-    # code, every DeepLab student), CLIP's own for ReCLIP's CLIP (OpenAI's clip package)
-    mean = CLIP_MEAN if model_cfg.type == 'ReCLIPRectificationSegmentor' else IMAGENET_MEAN
+    # code, every DeepLab student), CLIP's own for ReCLIP's CLIP (OpenAI's clip package) and the
+    # training-free protocol (SCLIP / ClearCLIP / NACLIP code)
+    protocol = osp.basename(osp.dirname(path)) == 'protocol'
+    mean = CLIP_MEAN if model_cfg.type == 'ReCLIPRectificationSegmentor' or protocol \
+        else IMAGENET_MEAN
     assert list(model_cfg.data_preprocessor.mean) == pytest.approx(mean)
     if model_cfg.type == 'ReCLIPDistillSegmentor':
         assert list(model_cfg.teacher.data_preprocessor.mean) == pytest.approx(CLIP_MEAN)
@@ -79,6 +83,13 @@ def test_config_builds(path):
     segmentor = getattr(model, 'module', model)
     assert len(segmentor.class_names) == len(dataset_cls.METAINFO['classes'])
     assert segmentor.decode_head.num_classes == len(dataset_cls.METAINFO['classes'])
+    if protocol:  # the name's short side and window; background by threshold where it is a class
+        short, crop = map(int, re.search(r'-(\d+)x\d+-slide(\d+)\.py$', path).groups())
+        assert cfg.test_dataloader.dataset.pipeline[1].scale == (2048, short)
+        assert model_cfg.test_cfg == dict(mode='slide', crop_size=(crop, crop),
+                                          stride=(crop // 2, crop // 2))
+        has_bg = segmentor.class_names[0] == 'background'
+        assert (segmentor.decode_head.bg_threshold is not None) == has_bg
     schedule = re.search(r'_4xb4-(\d+)k_', path)
     if schedule:  # the name's schedule is the config's: iterations, poly end, SGD of the paper
         iters = int(schedule.group(1)) * 1000

@@ -100,6 +100,11 @@ def test_pamr_smooths_a_noisy_label_near_an_edge():
     assert refined.argmax(1)[0].equal(labels)
 
 
+def segmentor_with(cfg, pamr):
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(dict(cfg, pamr=pamr)).eval()
+
+
 def test_segmentor_applies_pamr_after_inference():
     cfg = dict(type='MaskClipSegmentor', clip=dict(model_name=TINY_VIT, pretrained=None),
                backbone=dict(type='MaskClipViT'),
@@ -110,6 +115,8 @@ def test_segmentor_applies_pamr_after_inference():
         plain = MODELS.build(cfg).eval()
         refined = MODELS.build(dict(cfg, pamr=dict(iterations=4, dilations=(1, 2)))).eval()
     assert not list(refined.pamr.state_dict())  # PAMR adds nothing to checkpoints
+    assert plain.pamr is None
+    assert segmentor_with(cfg, dict(iterations=0, dilations=(1, 2))).pamr is None  # off
     inputs = torch.randn(1, 3, 48, 64)
     meta = [dict(img_shape=(48, 64), ori_shape=(48, 64), pad_shape=(48, 64))]
     with torch.no_grad():

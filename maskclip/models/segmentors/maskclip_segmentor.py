@@ -38,7 +38,8 @@ class MaskClipSegmentor(EncoderDecoder):
     Args:
         clip: ``dict(model_name=..., pretrained=...)`` given to the backbone and to the head's
             text encoder unless they set their own ``clip``. Training-free: no checkpoint needed.
-        pamr: ``None`` (off) or ``dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))``.
+        pamr: ``None`` or ``iterations=0`` (off), or e.g.
+            ``dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))``.
     """
 
     def __init__(self, backbone: dict, decode_head: dict, clip: Optional[dict] = None,
@@ -53,7 +54,7 @@ class MaskClipSegmentor(EncoderDecoder):
                 f'The backbone gives {self.backbone.embed_dim}-d features but the head\'s text '
                 f'embeddings are {self.decode_head.in_channels}-d: backbone and head must use the '
                 'same CLIP model.')
-        self.pamr = PAMR(**pamr) if pamr else None
+        self.pamr = PAMR(**pamr) if pamr and pamr.get('iterations', 1) > 0 else None
         clear_cache()  # backbone and head hold what they need; free the shared CLIP
 
     @property

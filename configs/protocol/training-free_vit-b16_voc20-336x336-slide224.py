@@ -1,0 +1,19 @@
+# Training-free protocol (shared settings: _base_/training-free_vit-b16.py) on
+# PASCAL VOC 2012 val, 20 object classes (background ignored).
+# Short side 336: the Resize scale (2048, 336) of SCLIP's public configs, kept by NACLIP
+# (reference facts: short side 336-448).
+_base_ = [
+    './_base_/training-free_vit-b16.py', '../_base_/datasets/pascal_voc12_20.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
+]
+model = dict(decode_head=dict(class_names='voc20'))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 336), keep_ratio=True),
+    # annotations are loaded after Resize: metrics are computed at the original size
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_dataloader = None  # training-free: evaluation only
