@@ -63,6 +63,9 @@ class MaskClipHead(BaseDecodeHead):
       (:meth:`background_by_threshold`): a pixel whose highest foreground probability is below
       the threshold becomes class 0 (``'background'``). Probabilities are a softmax over the
       classes (each scored by its best name), the background class included when it has prompts.
+      (SCLIP's code takes the softmax over every name, synonyms and stuff words included, then
+      the max per class: with many background words its probabilities are lower than ours, so a
+      threshold tuned there is not exactly the same setting here.)
     * ``bg_words``: the text prompts of class 0 (which must be named ``'background'``): ``None``
       keeps the vocabulary's own (e.g. the word "background"); ``'stuff'`` uses
       :data:`STUFF_WORDS` (less words naming another class); a list gives the words; an empty
