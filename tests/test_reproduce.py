@@ -305,3 +305,33 @@ def test_end_to_end_on_the_sample_data(tmp_path):
     assert {r['id']: r['published'] for r in data['rows']} == {
         row_id: BY_ID[row_id].published for row_id in picks}
     assert all(r['status'] == 'ok' and isinstance(r['ours'], float) for r in data['rows'])
+
+
+@pytest.mark.slow
+def test_train_row_of_a_two_stage_config_end_to_end(tmp_path):
+    """A ReCLIP rectify -> distill row, shrunk as in test_reclip_training (tiny CLIP, tiny
+    DeepLabv2, sample scenes, 2 epochs + 4 iterations): trained, then the distillation stage's
+    final checkpoint tested."""
+    from .test_reclip_training import write_configs
+    pipeline = write_configs(str(tmp_path))
+    row_id = 'reclip-t7-voc20-mask-feature'
+    table_file = _write(tmp_path / 'train.yaml', [_raw(row_id, config=pipeline)])
+    report = tmp_path / 'report.md'
+    env = dict(os.environ, HF_HUB_OFFLINE='1', CUDA_VISIBLE_DEVICES='')
+    result = subprocess.run(
+        [sys.executable, 'tools/reproduce.py', '--table-file', table_file, '--rows', row_id,
+         '--random-weights', '--work-dir', str(tmp_path / 'work'), '--report', str(report)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    run_dir = glob.glob(str(tmp_path / 'work' / 'train_pipeline_*'))
+    assert len(run_dir) == 1
+    with open(osp.join(run_dir[0], 'train', 'distillation', 'stage_done.json')) as f:
+        done = json.load(f)
+    test_line = next(line for line in result.stdout.splitlines()
+                     if line.startswith('[reproduce] $') and 'tools/test.py' in line)
+    assert f"distill.py {done['checkpoint']} " in test_line
+    assert test_line.endswith('--cfg-options model.text_loss_weight=0')
+    data = json.loads(report.with_suffix('.json').read_text())
+    assert [(r['id'], r['published'], r['status']) for r in data['rows']] == [
+        (row_id, 74.1, 'ok')]
+    assert isinstance(data['rows'][0]['ours'], float)
