@@ -107,15 +107,19 @@ def test_corruption_names_are_those_of_the_transform():
     assert rp.CORRUPTIONS == tuple(CORRUPTIONS)
 
 
-def test_rn50_teacher_options_build_the_r50_configs():
-    """Table 2 swaps the zero-shot configs' ViT-B/16 teacher for RN50 with cfg_options: on an
-    annotation-free config the same options give exactly the maskclip-plus-r50 config."""
-    options = BY_ID['maskclip-t2-voc20-miou'].cfg_options
-    vit = Config.fromfile(osp.join(ROOT, BY_ID['reclip-t2-voc20-maskclip-plus'].config))
-    r50 = Config.fromfile(osp.join(ROOT, BY_ID['maskclip-code-r50-voc20-plus'].config))
-    assert 'vit-b16' in vit.filename and 'r50' in r50.filename
-    vit.merge_from_dict(options)
-    assert vit.model.to_dict() == r50.model.to_dict()
+def test_rn50_teacher_configs_differ_from_their_vit_twins_only_in_the_teacher():
+    """Table 2 (caption: CLIP-ResNet-50 pseudo labels) points at the maskclip-plus-r50 configs;
+    each equals its ViT-B/16 twin with the teacher (and the 1024-d head) swapped."""
+    swap = {'model.teacher.clip.model_name': 'RN50',
+            'model.teacher.backbone.type': 'MaskClipResNet', 'model.decode_head.channels': 1024}
+    pairs = sorted(glob.glob(osp.join(ROOT, 'configs', 'maskclip_plus', 'maskclip-plus-r50_*.py')))
+    assert len(pairs) == 7
+    for r50_path in pairs:
+        vit = Config.fromfile(r50_path.replace('maskclip-plus-r50_', 'maskclip-plus-vit-b16_'))
+        vit.merge_from_dict(swap)
+        assert vit.model.to_dict() == Config.fromfile(r50_path).model.to_dict(), r50_path
+    table2 = [row for row in TABLE.rows if row.paper == 'maskclip' and row.table == '2']
+    assert table2 and all('maskclip-plus-r50_' in row.config for row in table2)
 
 
 def _write(path, rows, tables=None, missing=None):

@@ -1,7 +1,8 @@
 # MaskCLIP+ transductive zero-shot (paper Table 2): deeplabv2-r101 on coco-stuff164k; ground truth of
 # the unseen classes is hidden and those pixels get pseudo labels restricted to them, from
 # the frozen MaskCLIP ViT-B/16 teacher for the first 8k iterations, then from the
-# student itself (self-training). Published: mIoU(U) 54.7 / mIoU 39.6 / hIoU 45.0.
+# student itself (self-training). The paper's Table 2 uses an RN50 teacher: see the
+# maskclip-plus-r50 twin of this config for its published numbers.
 _base_ = [
     '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/coco-stuff164k.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k.py'

@@ -1,7 +1,8 @@
 # MaskCLIP+ transductive zero-shot (paper Table 2): deeplabv3plus-r101 on pascal-context-60; ground truth of
 # the unseen classes is hidden and those pixels get pseudo labels restricted to them, from
 # the frozen MaskCLIP ViT-B/16 teacher for the first 4k iterations, then from the
-# student itself (self-training). Published: mIoU(U) 66.7 / mIoU 48.1 / hIoU 53.3.
+# student itself (self-training). The paper's Table 2 uses an RN50 teacher: see the
+# maskclip-plus-r50 twin of this config for its published numbers.
 _base_ = [
     '../_base_/models/maskclip-plus_deeplabv3plus-r101.py', '../_base_/datasets/pascal_context_60.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
