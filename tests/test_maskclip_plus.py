@@ -176,6 +176,20 @@ def test_zero_shot_labels_keep_seen_ground_truth_and_fill_unseen_from_teacher():
     assert (pseudo[0, :4, :4] == 255).all()
 
 
+def test_adapted_deeplabv2_baseline_leaves_unseen_pixels_unlabelled():
+    """Table 3's "Adapted DeepLabv2": seen ground truth only, unseen pixels ignored, no teacher."""
+    model = build_student(unseen_classes=['dark', 'blue'], unseen_pseudo_labels=False)
+    images, labels = synthetic_batch(2, seed=3)
+    data = model.data_preprocessor(make_data(images, labels), True)
+    model.teacher_logits = None  # never consulted
+    pseudo = model.pseudo_ground_truth(data['inputs'], None, data['data_samples'])[:, 0]
+    gt = torch.stack(labels)
+    unseen_pixels = torch.isin(gt, torch.tensor([2, 3]))
+    assert unseen_pixels.any() and (~unseen_pixels).any()
+    assert (pseudo[unseen_pixels] == 255).all()
+    assert torch.equal(pseudo[~unseen_pixels], gt[~unseen_pixels])
+
+
 def test_annotation_free_labels_ignore_ground_truth_but_not_padding():
     model = build_student()
     images, labels = synthetic_batch(2, seed=4)

@@ -40,7 +40,7 @@ def test_table_covers_the_papers_tables_with_unique_ids():
     for row in TABLE.rows:
         counts[row.paper, row.table] = counts.get((row.paper, row.table), 0) + 1
     expected = {('maskclip', '1a'): 24, ('maskclip', '1b'): 34, ('maskclip', '2'): 9,
-                ('maskclip', '3'): 8, ('maskclip', '8'): 5, ('reclip', '2'): 12,
+                ('maskclip', '3'): 12, ('maskclip', '8'): 5, ('reclip', '2'): 12,
                 ('reclip', '3'): 6, ('reclip', '4'): 9, ('reclip', '5'): 6, ('reclip', '6'): 4,
                 ('reclip', '7'): 3}
     for key, count in expected.items():
@@ -190,7 +190,7 @@ def test_selection_by_ids_globs_tables_and_run_types():
         rp.select_rows(TABLE, tables=['maskclip:99'])
     # rows with the same run type, config and options share one run
     runs = rp.plan_runs(rp.select_rows(TABLE, tables=['maskclip:2', 'maskclip:3']), '/w')
-    assert len(runs) == 4 and sorted(len(run.rows) for run in runs) == [3, 3, 4, 7]
+    assert len(runs) == 5 and sorted(len(run.rows) for run in runs) == [3, 3, 4, 4, 7]
     robustness = rp.plan_runs(rp.select_rows(TABLE, tables=['maskclip:1b']), '/w')
     assert [(run.kind, len(run.rows)) for run in robustness] == [
         ('eval', 1), ('robustness', 16), ('eval', 1), ('robustness', 16)]

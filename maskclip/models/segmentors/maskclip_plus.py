@@ -58,12 +58,16 @@ class MaskClipPlusSegmentor(EncoderDecoder):
             learnable_background=False)``; its ``clip`` defaults to the teacher's.
         unseen_classes: names or indices of the unseen classes (zero-shot setting).
         self_training_start: first iteration labelled by the student; ``None``: never.
+        unseen_pseudo_labels: in the zero-shot setting, label the unseen pixels with pseudo
+            labels (MaskCLIP+). ``False`` leaves them unlabelled (ignored): the "Adapted
+            DeepLabv2" baseline of the paper's Table 3, trained on seen ground truth only.
         teacher_amp: run the teacher in float16 on CUDA.
     """
 
     def __init__(self, teacher: dict, text_classifier: dict, backbone: dict, decode_head: dict,
                  unseen_classes: Optional[Sequence[Union[str, int]]] = None,
-                 self_training_start: Optional[int] = None, teacher_amp: bool = True, **kwargs):
+                 self_training_start: Optional[int] = None, teacher_amp: bool = True,
+                 unseen_pseudo_labels: bool = True, **kwargs):
         text_classifier = dict(text_classifier)
         text_classifier.setdefault('clip', teacher.get('clip'))
         text_classifier.setdefault('normalize_features', False)
@@ -96,6 +100,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         clear_cache()
         self.teacher_amp = teacher_amp
         self.self_training_start = self_training_start
+        self.unseen_pseudo_labels = unseen_pseudo_labels
         self.unseen_classes = None if unseen_classes is None else self._class_indices(unseen_classes)
         self._announced_student = False
         exclude_from_checkpoints(self, ['teacher'])
@@ -154,6 +159,10 @@ class MaskClipPlusSegmentor(EncoderDecoder):
     def pseudo_ground_truth(self, inputs, student_logits, data_samples) -> torch.Tensor:
         """(B, 1, H, W) training labels: pseudo labels merged with what ground truth may be used."""
         size = inputs.shape[-2:]
+        if self.unseen_classes is not None and not self.unseen_pseudo_labels:
+            gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
+            unseen = self.unseen_classes.to(gt.device)
+            return torch.where(torch.isin(gt, unseen), torch.full_like(gt, IGNORE), gt)
         if self.labels_from_student():
             logits = resize(student_logits, size=size, mode='bilinear',
                             align_corners=self.align_corners)
