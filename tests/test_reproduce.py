@@ -1,4 +1,4 @@
-"""configs/reproduction/published.yaml and tools/reproduce.py (the paper-table runner)."""
+"""configs/reproduction/published.yaml, maskclip.reproduction and tools/reproduce.py (its CLI)."""
 import glob
 import importlib.util
 import json
@@ -11,6 +11,8 @@ import sys
 import pytest
 import yaml
 from mmengine.config import Config
+
+import maskclip.reproduction as rp
 
 from .conftest import TINY_VIT
 
@@ -27,7 +29,7 @@ def _load_tool():
     return module
 
 
-rp = _load_tool()
+tool = _load_tool()
 TABLE = rp.load_table()
 BY_ID = {row.id: row for row in TABLE.rows}
 
@@ -105,6 +107,7 @@ def test_published_numbers_match_the_config_headers():
 def test_corruption_names_are_those_of_the_transform():
     from maskclip.datasets.transforms import CORRUPTIONS
     assert rp.CORRUPTIONS == tuple(CORRUPTIONS)
+    assert rp.CORRUPTION_NAMES == CORRUPTIONS
 
 
 def test_rn50_teacher_configs_differ_from_their_vit_twins_only_in_the_teacher():
@@ -199,7 +202,7 @@ def test_selection_by_ids_globs_tables_and_run_types():
 
 def test_dry_run_lists_the_commands(tmp_path, capsys):
     work = str(tmp_path / 'work')
-    code = rp.main(['--rows', 'reclip-t7-voc20-mask', 'maskclip-t1a-vit-b16-context59-ks-pd',
+    code = tool.main(['--rows', 'reclip-t7-voc20-mask', 'maskclip-t1a-vit-b16-context59-ks-pd',
                     '--dry-run', '--random-weights', '--work-dir', work, '--cfg-options',
                     'train_cfg.max_iters=2', 'distillation.train_cfg.val_interval=2'])
     assert code == 0
@@ -231,8 +234,21 @@ def test_dry_run_lists_the_commands(tmp_path, capsys):
 
 
 def test_running_needs_a_selection(capsys):
-    assert rp.main([]) == 2
+    assert tool.main([]) == 2
     assert '--all' in capsys.readouterr().err
+
+
+def test_the_tool_starts_without_torch():
+    """Listing, dry runs and the README check load the package by path: no torch, no mmseg."""
+    result = subprocess.run([sys.executable, '-X', 'importtime', 'tools/reproduce.py',
+                             '--check-zoo'], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'model-zoo READMEs up to date' in result.stdout
+    imported = {line.rsplit('|', 1)[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith('import time:')}
+    assert 'maskclip_reproduction.zoo' in imported
+    assert not imported & {'torch', 'mmseg', 'mmcv', 'cv2', 'maskclip'}
 
 
 # ------------------------------------------------------------------------------ model zoo
