@@ -178,14 +178,15 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         """(K, C) ``W_r``: recomputed every call in training, cached in eval mode."""
         return self._prompt_embeddings('reference_prompt')
 
-    def logit_maps(self, inputs: ClipFeatures):
-        """``(M_q, M_r, M_p)``; a disabled term is the scalar 0."""
+    def logit_maps(self, inputs: ClipFeatures, w_q: Optional[torch.Tensor] = None):
+        """``(M_q, M_r, M_p)``; a disabled term is the scalar 0. ``w_q``: the Query embeddings
+        when already computed (a learnable query costs a text-encoder pass)."""
         dense = inputs.dense
         if self.query_prompt is None:
             m_q = self.cls_seg(dense)
         else:
-            m_q = torch.einsum('bchw,kc->bkhw', F.normalize(dense, dim=1),
-                               self.query_embeddings().to(dense.dtype))
+            w_q = self.query_embeddings() if w_q is None else w_q
+            m_q = torch.einsum('bchw,kc->bkhw', F.normalize(dense, dim=1), w_q.to(dense.dtype))
         zero = dense.new_zeros(())
         m_r = zero
         if self.use_reference:
@@ -197,19 +198,21 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         return m_q, m_r, m_p
 
     # ------------------------------------------------------------------ mmseg API
-    def forward(self, inputs: ClipFeatures) -> torch.Tensor:
+    def forward(self, inputs: ClipFeatures, w_q: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(B, K, h, w) rectified logits ``M`` (Eq. 2-3), prompt-denoised at test time if set."""
-        m_q, m_r, m_p = self.logit_maps(inputs)
+        m_q, m_r, m_p = self.logit_maps(inputs, w_q)
         logits = rectify_logits(m_q, m_r, m_p, subtract=self.subtract)
         if self.prompt_denoising and not self.training:
             logits = prompt_denoise(logits, self.pd_threshold)
         return logits
 
-    def present_classes(self, global_embedding: torch.Tensor, batch_data_samples) -> torch.Tensor:
+    def present_classes(self, global_embedding: torch.Tensor, batch_data_samples,
+                        w_q: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(B, K) bool class existence (Sec. 3.4): from the cache when given, else online."""
         if self.existence_cache is not None:
             return self.existence_cache.lookup(batch_data_samples, global_embedding.device)
-        return class_existence(global_embedding, self.query_embeddings(), self.logit_scale,
+        w_q = self.query_embeddings() if w_q is None else w_q
+        return class_existence(global_embedding, w_q, self.logit_scale,
                                self.existence_threshold, self.existence_top_k)
 
     @staticmethod
@@ -220,8 +223,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         seed = 1_000_003 * current_iteration() + get_rank()
         return torch.Generator(device=device).manual_seed(seed)
 
-    def text_guided_loss(self, logits: torch.Tensor, dense: torch.Tensor,
-                         present: torch.Tensor) -> torch.Tensor:
+    def text_guided_loss(self, logits: torch.Tensor, dense: torch.Tensor, present: torch.Tensor,
+                         w_q: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Eq. 5 on hard Gumbel-softmax masks of ``logits`` (Eq. 4) pooling ``dense``.
 
         A present class whose hard mask is empty has no masked feature (its pooled vector is
@@ -234,13 +237,15 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                              generator=self._gumbel_generator(logits.device))
         pooled = masked_average_pool(dense.to(masks.dtype), masks)
         present = present.to(masks.device).bool() & (masks.detach().sum(dim=(2, 3)) > 0)
-        return contrastive_loss(pooled, self.query_embeddings(), present, self.temperature)
+        w_q = self.query_embeddings() if w_q is None else w_q
+        return contrastive_loss(pooled, w_q, present, self.temperature)
 
     def loss(self, inputs: ClipFeatures, batch_data_samples, train_cfg) -> dict:
         """Eq. 5 on Gumbel-softmax masks of ``M``; the ground truth is never read."""
-        present = self.present_classes(inputs.global_embedding, batch_data_samples)
-        return dict(loss_contrast=self.text_guided_loss(self.forward(inputs), inputs.dense,
-                                                        present))
+        w_q = self.query_embeddings()  # once per step (a learnable query encodes text)
+        present = self.present_classes(inputs.global_embedding, batch_data_samples, w_q)
+        return dict(loss_contrast=self.text_guided_loss(self.forward(inputs, w_q), inputs.dense,
+                                                        present, w_q))
 
     # ------------------------------------------------------------------ checkpoints
     def get_extra_state(self) -> torch.Tensor:
