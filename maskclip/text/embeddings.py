@@ -28,12 +28,32 @@ def default_cache_dir() -> str:
     return osp.join(root, 'text_embeddings')
 
 
+def text_tower(tower, x: torch.Tensor, eot_index: torch.Tensor) -> torch.Tensor:
+    """CLIP's text transformer on token embeddings ``x`` (B, n, D), pooled at ``eot_index``.
+
+    ``tower`` is an open_clip CLIP or anything holding its text parts (``positional_embedding``,
+    ``transformer``, ``attn_mask``, ``ln_final``, ``text_projection``), such as ReCLIP's
+    Reference prompt, which injects learned embeddings into ``x``. ``n`` may be shorter than the
+    context: the mask is causal and pooling is at the end-of-text token, so padding after it
+    never changes the result.
+    """
+    n = x.shape[1]
+    cast_dtype = tower.transformer.get_cast_dtype()
+    x = x.to(cast_dtype) + tower.positional_embedding[:n].to(cast_dtype)
+    x = tower.ln_final(tower.transformer(x, attn_mask=tower.attn_mask[:n, :n]))
+    x = x[torch.arange(x.shape[0], device=x.device), eot_index]
+    projection = tower.text_projection
+    if isinstance(projection, torch.nn.Module):
+        return projection(x)
+    return x @ projection if projection is not None else x
+
+
 def encode_text(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     """``model.encode_text(tokens)``, computed only over the longest prompt's tokens.
 
-    CLIP's text transformer is causal and pools at the end-of-text token, so the padding after
-    it never changes the result; cutting it makes short prompts several times cheaper. Models
-    without a causal mask or end-of-text pooling take open_clip's own path.
+    Cutting the padding after the end-of-text token is exact (see :func:`text_tower`) and makes
+    short prompts several times cheaper. Models without a causal mask or end-of-text pooling take
+    open_clip's own path.
     """
     mask = getattr(model, 'attn_mask', None)
     pool = getattr(model, 'text_pool_type', None)
@@ -41,14 +61,7 @@ def encode_text(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
         return model.encode_text(tokens)
     length = int(tokens.argmax(dim=-1).max()) + 1  # argmax = end-of-text (the largest id)
     tokens = tokens[:, :length]
-    cast_dtype = model.transformer.get_cast_dtype()
-    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(
-        cast_dtype)
-    x = model.ln_final(model.transformer(x, attn_mask=mask[:length, :length]))
-    x = x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)]
-    if isinstance(model.text_projection, torch.nn.Linear):
-        return model.text_projection(x)
-    return x @ model.text_projection if model.text_projection is not None else x
+    return text_tower(model, model.token_embedding(tokens), tokens.argmax(dim=-1))
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from maskclip.clip import load_clip
 from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.text import load_vocabulary, primary_names
+from maskclip.text.embeddings import text_tower
 
 #: the paper's context length: 77 tokens - SOT - EOT - 2 for the class name
 PAPER_CONTEXT_LENGTH = 73
@@ -156,19 +157,10 @@ class ReferencePrompt(nn.Module):
         """``W_r``: (K, C) L2-normalised reference text embeddings, one row per class."""
         length = int(self.eot_index.max()) + 1  # exact: the mask is causal, pooling at EOT
         ids = self.token_ids[:, :length]
-        cast_dtype = self.transformer.get_cast_dtype()
-        x = self.token_embedding(ids).to(cast_dtype)
-        ctx = self.context.to(cast_dtype).unsqueeze(0).expand(ids.shape[0], -1, -1)
+        x = self.token_embedding(ids)
+        ctx = self.context.to(x.dtype).unsqueeze(0).expand(ids.shape[0], -1, -1)
         x = torch.cat([x[:, :1], ctx, x[:, 1 + self.context_length:]], dim=1)
-        x = x + self.positional_embedding[:length].to(cast_dtype)
-        x = self.transformer(x, attn_mask=self.attn_mask[:length, :length])
-        x = self.ln_final(x)
-        x = x[torch.arange(x.shape[0], device=x.device), self.eot_index]
-        if isinstance(self.text_projection, nn.Module):
-            x = self.text_projection(x)
-        elif self.text_projection is not None:
-            x = x @ self.text_projection
-        return F.normalize(x.float(), dim=-1)
+        return F.normalize(text_tower(self, x, self.eot_index).float(), dim=-1)
 
     def extra_repr(self) -> str:
         return f'num_classes={self.num_classes}, context_length={self.context_length}'
