@@ -28,6 +28,16 @@ def _deterministic():
 
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_tool(name: str):
+    """``tools/<name>.py`` as a module (``name`` may be ``dataset_converters/coco_object``)."""
+    from maskclip.utils import load_script
+    return load_script(os.path.join(ROOT, 'tools', f'{name}.py'),
+                       'maskclip_tool_' + name.replace('/', '_'))
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now (for torchrun's rendezvous in tests)."""
     with socket.socket() as sock:

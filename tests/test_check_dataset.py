@@ -1,11 +1,12 @@
 """tools/check_dataset.py on tiny generated datasets: a complete one passes, defects are named."""
-import importlib.util
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from .conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONTEXT_59 = osp.join(ROOT, 'configs', '_base_', 'datasets', 'pascal_context_59.py')
@@ -14,11 +15,7 @@ CITYSCAPES = osp.join(ROOT, 'configs', '_base_', 'datasets', 'cityscapes.py')
 
 @pytest.fixture(scope='module')
 def check_dataset():
-    spec = importlib.util.spec_from_file_location(
-        'check_dataset_tool', osp.join(ROOT, 'tools', 'check_dataset.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('check_dataset')
 
 
 def save(path, array):

@@ -3,10 +3,8 @@
 Every test writes known raw label values, runs the converter's ``main``, checks the exact output
 values and split lists, and loads the result through the repo's base dataset config.
 """
-import importlib.util
 import os
 import os.path as osp
-import sys
 import tarfile
 import zipfile
 
@@ -19,20 +17,14 @@ from scipy.io import savemat
 
 import maskclip  # noqa: F401  (registers the repo's datasets)
 
+from .conftest import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONVERTERS = osp.join(ROOT, 'tools', 'dataset_converters')
 
 
 def load_converter(name):
     """Import tools/dataset_converters/<name>.py (registered, so that worker processes find it)."""
-    module_name = f'dataset_converter_{name}'
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name,
-                                                      osp.join(CONVERTERS, f'{name}.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
+    return load_tool(f'dataset_converters/{name}')
 
 
 def write_png(path, array, palette=None):

@@ -1,5 +1,4 @@
 """tools/demo.py end to end (tiny random CLIP) and the helpers of maskclip/visualization.py."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -12,7 +11,7 @@ from PIL import Image
 from maskclip import visualization as vis
 from maskclip.utils import RANDOM_WEIGHTS_BANNER
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(ROOT, 'tools', 'demo.py')
@@ -22,10 +21,7 @@ VOCABULARY = [['cat'], ['dog'], ['sky', 'wall']]
 
 
 def load_demo_module():
-    spec = importlib.util.spec_from_file_location('maskclip_demo_tool', DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('demo')
 
 
 def run_demo(args, cache_dir):

@@ -1,11 +1,10 @@
 """tools/eval_all.py end to end on the shipped sample scenes (tiny random CLIP)."""
 import csv
-import importlib.util
 import os.path as osp
 
 import pytest
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -23,11 +22,7 @@ SAMPLE_OVERRIDES = [
 
 @pytest.fixture(scope='module')
 def eval_all():
-    spec = importlib.util.spec_from_file_location('eval_all_tool',
-                                                  osp.join(ROOT, 'tools', 'eval_all.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('eval_all')
 
 
 def test_eval_all_on_sample_scenes(tmp_path, capsys, eval_all):

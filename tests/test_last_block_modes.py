@@ -4,9 +4,7 @@ Every expected value is written out here from open_clip's raw weights of a tiny 
 ``maskclip`` and ``baseline`` are compared bit for bit with a frozen copy of the encoder's
 forward as it was before these modes existed.
 """
-import importlib.util
 import math
-import os.path as osp
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ import maskclip
 from maskclip.clip import load_clip
 from maskclip.models import MaskClipResNet, MaskClipViT
 
-from .conftest import TINY_RN, TINY_VIT
+from .conftest import TINY_RN, TINY_VIT, load_tool
 
 NEW_MODES = ['sclip', 'clearclip', 'naclip']
 ALL_MODES = ['maskclip', 'baseline'] + NEW_MODES
@@ -287,11 +285,7 @@ def test_create_segmenter_predicts_with_the_chosen_mode():
 
 
 def load_benchmark_tool():
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'benchmark.py')
-    spec = importlib.util.spec_from_file_location('benchmark_tool_under_test', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmark')
 
 
 def test_benchmark_reports_every_mode(capsys):

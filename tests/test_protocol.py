@@ -1,6 +1,5 @@
 """The training-free protocol: head options (logit scale, background by threshold, stuff words),
 slide inference by hand, COCO-Object (dataset, class names, converter) and teacher modes."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -22,7 +21,7 @@ from maskclip.models import ClipFeatures, MaskClipHead
 from maskclip.models.heads.maskclip_head import NO_PROMPT_LOGIT, STUFF_WORDS
 from maskclip.text import load_vocabulary, primary_names
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLIP = dict(model_name=TINY_VIT, pretrained=None)
@@ -176,14 +175,7 @@ def test_coco_object_dataset_and_class_names():
 
 
 def load_converter():
-    name = 'dataset_converter_coco_object'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, osp.join(ROOT, 'tools', 'dataset_converters', 'coco_object.py'))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_tool('dataset_converters/coco_object')
 
 
 def uncompressed_rle(mask):

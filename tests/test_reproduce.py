@@ -1,6 +1,5 @@
 """configs/reproduction/published.yaml, maskclip.reproduction and tools/reproduce.py (its CLI)."""
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,22 +13,13 @@ from mmengine.config import Config
 
 import maskclip.reproduction as rp
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE_CONFIG = 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py'
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'reproduce_tool', osp.join(ROOT, 'tools', 'reproduce.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('reproduce')
 TABLE = rp.load_table()
 BY_ID = {row.id: row for row in TABLE.rows}
 

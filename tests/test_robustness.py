@@ -1,6 +1,5 @@
 """ImageNet-C corruption transform and tools/robustness.py (MaskCLIP paper Sec. 4.1, Table 4)."""
 import csv
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -15,7 +14,7 @@ import torch
 from maskclip.datasets.transforms import CORRUPTIONS, ImageCorruption, with_corruption
 from maskclip.datasets.transforms.corruption import image_seed, load_imagecorruptions
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py'
@@ -154,11 +153,7 @@ def test_with_corruption_reaches_wrapped_datasets():
 
 
 def _robustness_tool():
-    spec = importlib.util.spec_from_file_location('robustness_tool',
-                                                  osp.join(ROOT, 'tools', 'robustness.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('robustness')
 
 
 def test_tool_rejects_unknown_corruptions_and_severities(capsys):

@@ -3,7 +3,6 @@
 The training subprocesses run with CUDA hidden, so the CPU path (SyncBN -> BN, gloo, DDP without
 device ids) is what is tested on every machine.
 """
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -19,7 +18,7 @@ from mmengine.logging import HistoryBuffer
 import maskclip  # noqa: F401  (registers the checkpoint safe globals)
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
-from .conftest import free_port
+from .conftest import free_port, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -249,10 +248,7 @@ def test_adapt_cfg_to_machine():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='--amp is refused only without CUDA')
 def test_amp_without_gpu_is_a_clean_error(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('maskclip_train_tool',
-                                                  osp.join(ROOT, 'tools', 'train.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('train')
     with pytest.raises(SystemExit) as exit_info:
         tool.main([write_config(tmp_path), '--amp', '--work-dir', str(tmp_path / 'work')])
     assert exit_info.value.code == 2

@@ -1,5 +1,4 @@
 """Weight sources of load_clip and the tools convert_clip_weights.py / build_text_embeddings.py."""
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -14,7 +13,7 @@ import torch
 from maskclip.clip import ClipSpec, ClipWeightsError, load_clip
 from maskclip.text import class_text_embeddings, load_vocabulary, resolve_templates
 
-from .conftest import TINY_RN, TINY_VIT
+from .conftest import TINY_RN, TINY_VIT, load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE_CONFIG = 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py'
@@ -30,11 +29,7 @@ def run_tool(name, *args, cache_dir):
 
 
 def import_tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', osp.join(REPO, 'tools',
-                                                                           f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(name)
 
 
 @pytest.fixture(autouse=True)

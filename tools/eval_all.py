@@ -18,7 +18,6 @@ work_dirs/eval_all/<mode>). A progress line is logged as each dataset starts and
 import argparse
 import csv
 import glob
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -33,7 +32,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # run from a clone, too
 
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            exit_on_user_error)
+                            exit_on_user_error, load_script)
 
 PROTOCOL_DIR = osp.join(ROOT, 'configs', 'protocol')
 PUBLISHED = osp.join(PROTOCOL_DIR, 'published.yaml')
@@ -52,16 +51,7 @@ PAMR_CFG = dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))
 COLUMNS = ('dataset', 'published', 'ours', 'diff')
 
 
-def _load_test_tool():
-    """tools/test.py as a module (by path: ``import test`` could find Python's own package)."""
-    spec = importlib.util.spec_from_file_location('maskclip_test_tool',
-                                                  osp.join(ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool = _load_test_tool()
+test_tool = load_script(osp.join(ROOT, 'tools', 'test.py'), 'maskclip_test_tool')
 
 
 def modes() -> tuple:

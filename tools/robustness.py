@@ -15,7 +15,6 @@ Multi-GPU: torchrun --nproc-per-node N tools/robustness.py CONFIG ... --launcher
 """
 import argparse
 import csv
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -29,21 +28,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from maskclip.datasets.transforms import CORRUPTIONS, SEVERITIES, with_corruption  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            exit_on_user_error)
+                            exit_on_user_error, load_script)
 
 CLEAN = 'clean'
-
-
-def _load_test_tool():
-    """tools/test.py as a module (by path: ``import test`` could find Python's own package)."""
-    path = osp.join(osp.dirname(osp.abspath(__file__)), 'test.py')
-    spec = importlib.util.spec_from_file_location('maskclip_test_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_tool = _load_test_tool()
+test_tool = load_script(osp.join(osp.dirname(osp.abspath(__file__)), 'test.py'),
+                        'maskclip_test_tool')
 
 
 def parse_args(argv=None):
