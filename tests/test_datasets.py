@@ -54,18 +54,47 @@ def test_sample_scenes_dataset_and_vocabulary_agree():
     assert seen == set(range(len(classes)))  # every class appears somewhere, no stray values
 
 
-def test_sample_data_is_regenerated_bit_for_bit(tmp_path):
-    """The shipped sample data is exactly what our generator writes (no third-party images)."""
+def jpeg_content_matches(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two decodings of one scene, each JPEG-encoded at quality 95, perhaps by different
+    encoders: per-pixel differences stay small on average and at the 99th percentile."""
+    if a.shape != b.shape:
+        return False
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return bool(diff.mean() < 1.5 and np.percentile(diff, 99) <= 12)
+
+
+def test_sample_data_is_regenerated_by_our_generator(tmp_path):
+    """The shipped sample data is what our generator writes (no third-party images).
+
+    Compared as decoded content, not encoder bytes: labels exactly, JPEG pixels within what
+    re-encoding at quality 95 may change (a new Pillow / libjpeg release encodes differently).
+    """
     out = tmp_path / 'scenes'
     subprocess.run([sys.executable, 'tools/generate_sample_data.py', '--out', str(out)],
                    cwd=ROOT, check=True, capture_output=True)
     for sub in ['img_dir/val', 'ann_dir/val']:
         names = sorted(os.listdir(osp.join(SAMPLE, sub)))
         assert names == sorted(os.listdir(out / sub))
-        match, mismatch, errors = filecmp.cmpfiles(osp.join(SAMPLE, sub), out / sub, names,
-                                                   shallow=False)
-        assert not mismatch and not errors
+        for name in names:
+            shipped = np.asarray(Image.open(osp.join(SAMPLE, sub, name)))
+            regenerated = np.asarray(Image.open(out / sub / name))
+            if name.endswith('.png'):
+                np.testing.assert_array_equal(shipped, regenerated, err_msg=name)
+            else:
+                assert jpeg_content_matches(shipped, regenerated), name
     assert filecmp.cmp(osp.join(SAMPLE, 'classes.txt'), out / 'classes.txt', shallow=False)
+
+
+def test_jpeg_tolerance_accepts_reencoding_and_rejects_a_changed_scene(tmp_path):
+    image = np.asarray(Image.open(osp.join(SAMPLE, 'img_dir/val/scene_000.jpg')))
+    Image.fromarray(image).save(tmp_path / 'again.jpg', quality=95, subsampling=2)
+    reencoded = np.asarray(Image.open(tmp_path / 'again.jpg'))
+    assert jpeg_content_matches(image, reencoded)
+    changed = image.copy()
+    h, w = image.shape[:2]
+    changed[h // 4:h // 4 + h // 6, w // 4:w // 4 + w // 6] = 255 - changed[h // 4, w // 4]
+    assert not jpeg_content_matches(image, changed)
+    assert not jpeg_content_matches(image, image[1:])
 
 
 def test_layout_check_names_every_missing_path(tmp_path):

@@ -112,6 +112,30 @@ def test_bgr_is_corrupted_as_rgb():
     assert (out[mud][:, 2] > out[mud][:, 0]).all()  # channel 2 is red in BGR
 
 
+@pytest.mark.parametrize('name', ['spatter', 'jpeg_compression', 'gaussian_noise'])
+def test_authors_channel_order_feeds_the_bgr_array_as_it_is(name, bgr, corrupt):
+    """channels='bgr' (the MaskCLIP authors' Corrupt): ImageNet-C gets mmcv's BGR array as if it
+    were RGB, and its output is used as BGR; spatter's mud is then blue-ish, not brown."""
+    np.random.seed(7)
+    expected = corrupt(bgr.copy(), severity=3, corruption_name=name)
+    assert np.array_equal(apply(ImageCorruption(name, 3, seed=7, channels='bgr'), bgr), expected)
+    black = np.zeros((64, 64, 3), np.uint8)
+    out = apply(ImageCorruption('spatter', 5, seed=0, channels='bgr'), black).astype(int)
+    mud = out.sum(-1) > 0
+    assert mud.mean() > 0.02 and (out[mud][:, 0] > out[mud][:, 2]).all()
+
+
+def test_maskclip_configs_corrupt_as_the_authors():
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'maskclip',
+                                   'maskclip_r50_pascal-context-59-520x520.py'))
+    assert cfg.corruption_channels == 'bgr'
+    steps = with_corruption(cfg.test_dataloader.dataset, 'spatter', 1, 0,
+                            cfg.corruption_channels)['pipeline']
+    assert [s['type'] for s in steps[:3]] == ['LoadImageFromFile', 'ImageCorruption', 'Resize']
+    assert steps[1]['channels'] == 'bgr' and steps[2]['scale'] == (520, 520)
+
+
 def test_gray_and_float_images_keep_shape_and_dtype(bgr):
     gray = mmcv.bgr2gray(bgr)
     transform = ImageCorruption('gaussian_blur', 2)
@@ -148,7 +172,7 @@ def test_with_corruption_reaches_wrapped_datasets():
         assert [step['type'] for step in dataset['pipeline']] == [
             'LoadImageFromFile', 'ImageCorruption', 'Resize']
         assert dataset['pipeline'][1] == dict(type='ImageCorruption', corruption='defocus_blur',
-                                              severity=2, seed=5)
+                                              severity=2, seed=5, channels='rgb')
     assert inner['pipeline'] == [load, dict(type='Resize')]  # the input config is not changed
 
 

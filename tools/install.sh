@@ -3,7 +3,10 @@
 #
 #   bash tools/install.sh            # creates/updates $MASKCLIP_VENV (default: ./.venv)
 #
-# - every version comes from requirements/constraints.txt, so nothing moves torch;
+# - every package comes at the exact version of requirements/lock.txt (the whole environment,
+#   written by tools/lock_requirements.sh from requirements/constraints.txt), so a release made
+#   after the lock cannot change what is installed; MASKCLIP_UNLOCKED=1 resolves from the
+#   constraints instead (what the lock script does);
 # - mmcv 2.1.0 is compiled with its ops once (~6 min on 2 cores) and the wheel is cached in
 #   $MASKCLIP_WHEEL_CACHE (default ~/.cache/maskclip/wheels/<torch>-<python>/) for later runs;
 # - a stamp of the requirement files makes a repeated run return in about a second.
@@ -13,6 +16,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${MASKCLIP_VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 CONSTRAINTS=$ROOT/requirements/constraints.txt
+LOCK=$ROOT/requirements/lock.txt
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 log() { printf '[install] %s\n' "$*" >&2; }
@@ -33,9 +37,16 @@ fi
 PY=$VENV/bin/python
 pip_install() { "$PY" -m pip install -q -c "$CONSTRAINTS" "$@"; }
 
-log "installing build tools and the pinned stack (torch, mmengine, mmsegmentation, open_clip)"
-pip_install "setuptools>=77.0.3,<81" wheel
-pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+if [ "${MASKCLIP_UNLOCKED:-0}" = 1 ]; then
+  log "installing build tools and the stack resolved from $CONSTRAINTS (unlocked)"
+  pip_install "setuptools>=77.0.3,<81" wheel
+  pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
+else
+  log "installing the locked stack: $(grep -c '==' "$LOCK") packages of $LOCK"
+  # every dependency is in the lock, so nothing is resolved against the registry's newest
+  grep -v -E '^mmcv==' "$LOCK" > "$VENV/.maskclip-lock-no-mmcv.txt"
+  "$PY" -m pip install -q --no-deps -r "$VENV/.maskclip-lock-no-mmcv.txt"
+fi
 
 if "$PY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
   log "mmcv 2.1.0 with ops already installed"
@@ -52,7 +63,14 @@ else
   else
     log "reusing cached mmcv wheel $WHEEL"
   fi
-  pip_install "$WHEEL"
+  if [ "${MASKCLIP_UNLOCKED:-0}" = 1 ]; then pip_install "$WHEEL"; else pip_install --no-deps "$WHEEL"; fi
+fi
+if [ "${MASKCLIP_UNLOCKED:-0}" != 1 ]; then
+  "$PY" -m pip check >/dev/null || {
+    "$PY" -m pip check >&2 || true
+    log "requirements/lock.txt is incomplete or inconsistent: refresh it with tools/lock_requirements.sh"
+    exit 1
+  }
 fi
 
 log "installing this repository (editable)"

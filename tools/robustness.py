@@ -74,8 +74,10 @@ def build_loop(runner, cfg, corruption: str, severity, seed: int):
     """A test loop over the config's test set, corrupted unless ``corruption`` is ``CLEAN``."""
     dataloader = dict(cfg.test_dataloader)
     if corruption != CLEAN:
+        # a config may set the channel order its authors fed ImageNet-C (MaskCLIP: 'bgr')
         dataloader['dataset'] = with_corruption(cfg.test_dataloader.dataset, corruption,
-                                                severity, seed)
+                                                severity, seed,
+                                                cfg.get('corruption_channels', 'rgb'))
     loop = dict(cfg.get('test_cfg') or {})
     loop.setdefault('type', 'TestLoop')
     return runner.build_test_loop(dict(loop, dataloader=dataloader))

@@ -1,3 +1,5 @@
 # MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ResNet-50, on ADE20K val, 150 classes.
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their class names; ImageNet mean/std.
 _base_ = './maskclip_r50_ade20k-512x512.py'
 model = dict(backbone=dict(mode='baseline'))

@@ -1,3 +1,5 @@
-# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ResNet-50, on PASCAL Context val, 60 classes with background (short side 520).
+# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ResNet-50, on PASCAL Context val, 60 classes with background (long side 520).
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): long side 520; ImageNet mean/std.
 _base_ = './maskclip_r50_pascal-context-60-520x520.py'
 model = dict(backbone=dict(mode='baseline'))

@@ -1,4 +1,7 @@
-# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ViT-B/16, on PASCAL Context val, 59 classes (short side 520 as the authors).
+# MaskCLIP + Baseline of paper Table 1a: dense features from the unmodified last attention, CLIP ViT-B/16, on PASCAL Context val, 59 classes (long side 520 as the authors).
 # Published mIoU: 9.0
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their ViT tower (exact GELU, LN eps 1e-6, corner padding); long
+# side 520; their class names; ImageNet mean/std.
 _base_ = './maskclip_vit-b16_pascal-context-59-520x520.py'
 model = dict(backbone=dict(mode='baseline'))

@@ -1,3 +1,6 @@
-# MaskCLIP + key smoothing + prompt denoising, CLIP ResNet-50, on PASCAL Context val, 60 classes with background (short side 520).
+# MaskCLIP + key smoothing + prompt denoising, CLIP ResNet-50, on PASCAL Context val, 60 classes with background (long side 520).
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their key smoothing (token-axis key norm, threshold 1.0); their
+# prompt denoising (0.5, no class kept); long side 520; ImageNet mean/std.
 _base_ = './maskclip_r50_pascal-context-60-520x520.py'
 model = dict(decode_head=dict(key_smoothing=True, prompt_denoising=True))

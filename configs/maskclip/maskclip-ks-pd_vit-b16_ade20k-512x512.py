@@ -1,3 +1,7 @@
 # MaskCLIP + key smoothing + prompt denoising, CLIP ViT-B/16, on ADE20K val, 150 classes.
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their ViT tower (exact GELU, LN eps 1e-6, corner padding);
+# their key smoothing (keys through out_proj, token-axis key norm, threshold 1.0); their prompt
+# denoising (0.5, no class kept); their class names; ImageNet mean/std.
 _base_ = './maskclip_vit-b16_ade20k-512x512.py'
 model = dict(decode_head=dict(key_smoothing=True, prompt_denoising=True))

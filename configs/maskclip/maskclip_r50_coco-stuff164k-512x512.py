@@ -1,8 +1,10 @@
 # MaskCLIP, CLIP ResNet-50, on COCO-Stuff 164k val, 171 classes.
 # Published mIoU: 10.2
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their class names; ImageNet mean/std.
 _base_ = [
     '../_base_/models/maskclip_r50.py', '../_base_/datasets/coco-stuff164k.py',
     '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
 ]
-model = dict(decode_head=dict(class_names='coco_stuff_171'))
+model = dict(decode_head=dict(class_names='coco_stuff_171_maskclip'))
 train_dataloader = None  # training-free: evaluation only

@@ -1,4 +1,6 @@
-# MaskCLIP, CLIP ResNet-50, on PASCAL Context val, 60 classes with background (short side 520).
+# MaskCLIP, CLIP ResNet-50, on PASCAL Context val, 60 classes with background (long side 520).
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): long side 520; ImageNet mean/std.
 _base_ = [
     '../_base_/models/maskclip_r50.py', '../_base_/datasets/pascal_context_60.py',
     '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'

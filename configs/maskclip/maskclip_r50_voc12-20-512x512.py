@@ -1,8 +1,10 @@
 # MaskCLIP, CLIP ResNet-50, on PASCAL VOC 2012 val, 20 classes without background.
 # Published mIoU: 41.5
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their class names; ImageNet mean/std.
 _base_ = [
     '../_base_/models/maskclip_r50.py', '../_base_/datasets/pascal_voc12_20.py',
     '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
 ]
-model = dict(decode_head=dict(class_names='voc20'))
+model = dict(decode_head=dict(class_names='voc20_maskclip'))
 train_dataloader = None  # training-free: evaluation only

@@ -1,4 +1,7 @@
 # MaskCLIP, CLIP ViT-B/16, on PASCAL VOC 2012 val, 21 classes with background.
+# Reproduces the authors' released code (chongzhou96/MaskCLIP@245d31f), departures from the paper
+# used here (docs/reproduction.md): their ViT tower (exact GELU, LN eps 1e-6, corner padding);
+# ImageNet mean/std.
 _base_ = [
     '../_base_/models/maskclip_vit-b16.py', '../_base_/datasets/pascal_voc12.py',
     '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'

@@ -24,15 +24,22 @@ class TextClassifier(nn.Module):
         clip: ``dict(model_name=..., pretrained=...)`` whose text encoder embeds the prompts.
         templates: ``'vild'`` (85), ``'single'`` or a list of ``'...{}...'`` strings.
         normalize_features: L2-normalise features first, so scores are cosines (MaskCLIP).
-        learnable_background: make the embeddings of the class named ``'background'`` trainable,
-            initialised from their text embeddings (MaskCLIP+ option).
+        learnable_background: make the embeddings of the class named ``'background'`` trainable
+            (MaskCLIP+ option).
+        background_init: how a learnable background starts: ``'text'`` (default) from its text
+            embeddings, ``'random'`` from a standard normal vector, as the MaskCLIP authors'
+            ``bg_embeddings = nn.Parameter(torch.randn(1, C))`` (``maskclip_plus_head.py:68-69``;
+            its word then never matters).
         cache_dir: text-embedding cache directory (default ``~/.cache/maskclip``).
     """
 
     def __init__(self, class_names: Union[str, Sequence], clip: Optional[dict],
                  templates: Union[str, Sequence[str]] = 'vild', normalize_features: bool = True,
-                 learnable_background: bool = False, cache_dir: Optional[str] = None):
+                 learnable_background: bool = False, cache_dir: Optional[str] = None,
+                 background_init: str = 'text'):
         super().__init__()
+        if background_init not in ('text', 'random'):
+            raise ValueError(f"background_init must be 'text' or 'random', not {background_init!r}.")
         self.vocabulary = load_vocabulary(class_names)
         self.class_names = primary_names(self.vocabulary)
         self.num_classes = len(self.vocabulary)
@@ -51,7 +58,9 @@ class TextClassifier(nn.Module):
             index = self.class_names.index('background')
             rows = torch.nonzero(self.name_to_class == index).flatten()
             self.background_rows = rows
-            self.background_embeddings = nn.Parameter(embeddings[rows].clone())
+            initial = embeddings[rows].clone() if background_init == 'text' else \
+                torch.randn(len(rows), embeddings.shape[1])
+            self.background_embeddings = nn.Parameter(initial)
 
     def decode_head_sizes(self, num_classes: Optional[int] = None,
                           in_channels: Optional[int] = None,

@@ -88,7 +88,7 @@ def config_facts(config: str) -> tuple:
     name = osp.splitext(osp.basename(config))[0]
     multi = re.search(r'-ms-([\d-]+)$', name)
     if multi:
-        crop = 'short side ' + ' + '.join(multi.group(1).split('-'))
+        crop = 'ensemble of ' + ' + '.join(multi.group(1).split('-'))
     else:
         sizes = re.findall(r'(\d+x\d+)', name)
         crop = sizes[-1] if sizes else '-'

@@ -8,9 +8,10 @@ train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     # reduce_zero_label comes from the dataset (PascalContextDataset59: background -> 255).
     dict(type='LoadAnnotations'),
+    # long side 520 x [0.5, 2] (the MaskCLIP / ReCLIP authors' img_scale=(520, 520), keep_ratio)
     dict(
         type='RandomResize',
-        scale=(2048, 520),
+        scale=(520, 520),
         ratio_range=(0.5, 2.0),
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
@@ -20,8 +21,10 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    # short side 520, as the MaskCLIP authors evaluate Context
-    dict(type='Resize', scale=(2048, 520), keep_ratio=True),
+    # LONG side 520, as the MaskCLIP authors evaluate Context: mmcv keeps the ratio with the
+    # factor min(520 / long side, 520 / short side) (their configs/_base_/datasets/
+    # pascal_context_59.py:7, img_scale=(520, 520)); e.g. 500x375 -> 520x390
+    dict(type='Resize', scale=(520, 520), keep_ratio=True),
     # add loading annotation after ``Resize`` because ground truth
     # does not need to do resize data transform
     dict(type='LoadAnnotations'),

@@ -1,6 +1,7 @@
 # MaskCLIP+ with DeepLabv3+ (ResNet-101 v1c; mmseg's DepthwiseSeparableASPPHead) as the target
 # network, used for PASCAL Context in the paper's zero-shot table. Everything else as
-# maskclip-plus_deeplabv2-r101.py; the head's `channels` is CLIP's embedding size.
+# maskclip-plus_deeplabv2-r101.py (the authors' settings: pseudo labels only where the ground
+# truth is a class, loss over all pixels); the head's `channels` is CLIP's embedding size.
 _base_ = './maskclip-plus_deeplabv2-r101.py'
 model = dict(
     backbone=dict(out_indices=(0, 1, 2, 3)),
@@ -17,4 +18,4 @@ model = dict(
         norm_cfg={{_base_.norm_cfg}},
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
-                         avg_non_ignore=True)))
+                         avg_non_ignore=False)))

@@ -167,10 +167,20 @@ class ImageCorruption(BaseTransform):
         corruption: one of :data:`CORRUPTIONS` (e.g. ``'gaussian_noise'``).
         severity: 1 (mild) to 5 (severe), as in ImageNet-C.
         seed: base seed; the same seed gives the same corrupted images.
+        channels: ``'rgb'`` (default) hands ImageNet-C the image in RGB order, as it expects;
+            ``'bgr'`` hands it mmcv's BGR array as if it were RGB, as the MaskCLIP authors'
+            ``Corrupt`` transform (``mmseg/datasets/pipelines/transforms.py:1315-1333``) did.
+            Only the colour-dependent corruptions (spatter's mud / water colours, JPEG's YCbCr)
+            change; per-channel noise and blur are the same operation either way.
     """
 
-    def __init__(self, corruption: str, severity: int, seed: int = 0):
+    CHANNEL_ORDERS = ('rgb', 'bgr')
+
+    def __init__(self, corruption: str, severity: int, seed: int = 0, channels: str = 'rgb'):
         check_corruption(corruption, severity)
+        if channels not in self.CHANNEL_ORDERS:
+            raise ValueError(f'channels must be one of {self.CHANNEL_ORDERS}, not {channels!r}.')
+        self.channels = channels
         load_imagecorruptions()  # fail at pipeline build, not in a dataloader worker
         self.corruption = corruption
         self.severity = int(severity)
@@ -189,15 +199,16 @@ class ImageCorruption(BaseTransform):
                              f'{img.shape}; load images with color_type="color".')
         img8 = img if img.dtype == np.uint8 else np.clip(np.rint(img), 0, 255).astype(np.uint8)
         gray = img8.ndim == 2 or img8.shape[2] == 1
+        flip = 1 if self.channels == 'bgr' else -1  # 'bgr': the array goes in as it is
         rgb = cv2.cvtColor(img8.reshape(img8.shape[:2]), cv2.COLOR_GRAY2RGB) if gray \
-            else np.ascontiguousarray(img8[..., ::-1])
+            else np.ascontiguousarray(img8[..., ::flip])
         out = corrupt_rgb(rgb, self.corruption, self.severity, seed)
-        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY) if gray else out[..., ::-1]
+        out = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY) if gray else out[..., ::flip]
         return np.ascontiguousarray(out.reshape(img.shape)).astype(img.dtype, copy=False)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(corruption={self.corruption!r}, '
-                f'severity={self.severity}, seed={self.seed})')
+                f'severity={self.severity}, seed={self.seed}, channels={self.channels!r})')
 
 
 def _is_loader(step) -> bool:
@@ -233,10 +244,13 @@ def _corrupted(dataset: dict, transform: dict) -> tuple:
     return dataset, count
 
 
-def with_corruption(dataset_cfg: dict, corruption: str, severity: int, seed: int = 0) -> dict:
-    """A copy of a dataset config whose images are corrupted right after loading."""
+def with_corruption(dataset_cfg: dict, corruption: str, severity: int, seed: int = 0,
+                    channels: str = 'rgb') -> dict:
+    """A copy of a dataset config whose images are corrupted right after loading (before any
+    resize, as the MaskCLIP authors' corruption configs); ``channels`` as ``ImageCorruption``."""
     check_corruption(corruption, severity)
-    transform = dict(type='ImageCorruption', corruption=corruption, severity=severity, seed=seed)
+    transform = dict(type='ImageCorruption', corruption=corruption, severity=severity, seed=seed,
+                     channels=channels)
     dataset, count = _corrupted(copy.deepcopy(dataset_cfg), transform)
     if count == 0:
         raise ValueError('The test pipeline has no LoadImageFromFile step to put ImageCorruption '

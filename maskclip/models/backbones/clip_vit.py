@@ -1,10 +1,14 @@
 """MaskCLIP's ViT image encoder (paper Sec. 3.3, ViT paragraph)."""
 from __future__ import annotations
 
+import math
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
-from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
+from torch import nn
+from open_clip.transformer import QuickGELU, ResidualAttentionBlock, VisionTransformer
 
 from .base import ClipFeatures, FrozenClipEncoder, resize_pos_embed
 
@@ -53,20 +57,72 @@ class MaskClipViT(FrozenClipEncoder):
             authors' code does (default: raw keys of the last attention layer, as in the paper).
         naclip_std: standard deviation, in patches, of NACLIP's Gaussian neighbourhood prior
             (used by ``mode='naclip'`` only; default 5 as in the paper).
+        mlp_act: the MLP activation of the image tower: ``None`` keeps the CLIP model's own
+            (QuickGELU for OpenAI weights), ``'gelu'`` is exact (erf) GELU as the MaskCLIP
+            authors' mmcv ViT ran CLIP's weights (``configs/_base_/models/maskclip_vit16.py:23``),
+            ``'quick_gelu'`` forces QuickGELU. The text tower is never changed.
+        ln_eps: epsilon of every LayerNorm of the image tower (``ln_pre``, the blocks'
+            ``ln_1`` / ``ln_2``, ``ln_post``); ``None`` keeps CLIP's 1e-5, the MaskCLIP authors'
+            ViT used 1e-6 (``maskclip_vit16.py:22``).
+        patch_padding: ``'floor'`` (default) drops the pixels past the last whole patch, as
+            CLIP's patch convolution does; ``'corner'`` zero-pads the (normalised) input at the
+            bottom and right up to a multiple of the patch size first, as the authors' mmcv
+            ``PatchEmbed(padding='corner')`` (``mmseg/models/backbones/vit.py:228``,
+            ``mmseg/models/utils/embed.py:58-80``). The dense output then covers the padded grid,
+            and mmseg's head resize stretches it to the unpadded input, as the authors' did.
     """
+
+    #: values of ``patch_padding``
+    PATCH_PADDINGS = ('floor', 'corner')
+    #: values of ``mlp_act``
+    MLP_ACTS = ('gelu', 'quick_gelu')
 
     #: how many Gaussian priors (one per grid size, device and dtype) are kept
     gaussian_cache_size = 4
 
     def __init__(self, clip=None, mode='maskclip', keys_through_out_proj=False,
-                 naclip_std=5.0, init_cfg=None):
+                 naclip_std=5.0, mlp_act: Optional[str] = None, ln_eps: Optional[float] = None,
+                 patch_padding: str = 'floor', init_cfg=None):
         if not naclip_std > 0:
             raise ValueError(f'naclip_std must be positive, got {naclip_std}.')
+        if mlp_act is not None and mlp_act not in self.MLP_ACTS:
+            raise ValueError(f"mlp_act must be None (CLIP's own) or one of {self.MLP_ACTS}, "
+                             f'not {mlp_act!r}.')
+        if ln_eps is not None and not (isinstance(ln_eps, (int, float)) and 0 < ln_eps < 1):
+            raise ValueError(f"ln_eps must be None (CLIP's 1e-5) or a small positive number "
+                             f'such as 1e-6, not {ln_eps!r}.')
+        if patch_padding not in self.PATCH_PADDINGS:
+            raise ValueError(f'patch_padding must be one of {self.PATCH_PADDINGS}, not '
+                             f'{patch_padding!r}.')
         super().__init__(clip=clip, mode=mode, init_cfg=init_cfg)
         self.keys_through_out_proj = keys_through_out_proj
         self.naclip_std = float(naclip_std)
         self.patch_size = self.visual.patch_size
+        self.patch_padding = patch_padding
         self._gaussian_cache = {}
+        self._set_tower_numerics(mlp_act, ln_eps)
+
+    def _set_tower_numerics(self, mlp_act: Optional[str], ln_eps: Optional[float]) -> None:
+        """Change the private image tower's activation and LayerNorm epsilon (see the class
+        docstring); CLIP's shared model and its text tower are untouched."""
+        if mlp_act is not None:
+            for block in self.visual.transformer.resblocks:
+                block.mlp.gelu = nn.GELU() if mlp_act == 'gelu' else QuickGELU()
+        if ln_eps is not None:
+            for module in self.visual.modules():
+                if isinstance(module, nn.LayerNorm):
+                    module.eps = float(ln_eps)
+
+    def pad_to_patches(self, images: torch.Tensor) -> torch.Tensor:
+        """``patch_padding='corner'``: zeros at the bottom / right up to whole patches."""
+        if self.patch_padding != 'corner':
+            return images
+        height, width = images.shape[-2:]
+        ph, pw = self.patch_size
+        pad_h, pad_w = math.ceil(height / ph) * ph - height, math.ceil(width / pw) * pw - width
+        if pad_h == 0 and pad_w == 0:
+            return images
+        return F.pad(images, (0, pad_w, 0, pad_h))
 
     def _check_tower(self, visual):
         ok = (isinstance(visual, VisionTransformer) and visual.attn_pool is None
@@ -144,6 +200,7 @@ class MaskClipViT(FrozenClipEncoder):
         raise ValueError(f"Unknown mode '{self.mode}'.")
 
     def forward(self, images: torch.Tensor) -> ClipFeatures:
+        images = self.pad_to_patches(images)
         b, _, height, width = images.shape
         h, w = height // self.patch_size[0], width // self.patch_size[1]
         x, grid_pos = self.embed(images)

@@ -80,7 +80,9 @@ class MaskClipHead(BaseDecodeHead):
         num_classes: optional; must equal the number of classes when given.
         key_smoothing / ks_threshold / ks_key_norm: see
             :func:`maskclip.models.refinement.key_smooth`.
-        prompt_denoising / pd_threshold: see :func:`maskclip.models.refinement.prompt_denoise`.
+        prompt_denoising / pd_threshold / pd_keep_top_class: see
+            :func:`maskclip.models.refinement.prompt_denoise` (``pd_keep_top_class=False`` is the
+            authors' code).
         logit_scale / bg_threshold / bg_words: see above.
         text_cache_dir: where text embeddings are cached (default ``~/.cache/maskclip``).
     """
@@ -95,6 +97,7 @@ class MaskClipHead(BaseDecodeHead):
                  ks_key_norm: str = 'channel',
                  prompt_denoising: bool = False,
                  pd_threshold: float = 0.5,
+                 pd_keep_top_class: bool = True,
                  logit_scale: float = 1.0,
                  bg_threshold: Optional[float] = None,
                  bg_words: Union[None, str, Sequence[str]] = None,
@@ -128,6 +131,7 @@ class MaskClipHead(BaseDecodeHead):
         self.ks_key_norm = ks_key_norm
         self.prompt_denoising = prompt_denoising
         self.pd_threshold = pd_threshold
+        self.pd_keep_top_class = pd_keep_top_class
         self.logit_scale = float(logit_scale)
         self.bg_threshold = bg_threshold
         self.bg_prompt = bg_prompt
@@ -137,7 +141,7 @@ class MaskClipHead(BaseDecodeHead):
         ``logit_scale``; a background without prompt gets :data:`NO_PROMPT_LOGIT`."""
         logits = self.cls_seg(inputs.dense)
         if self.prompt_denoising:
-            logits = prompt_denoise(logits, self.pd_threshold)
+            logits = prompt_denoise(logits, self.pd_threshold, self.pd_keep_top_class)
         if self.key_smoothing:
             logits = key_smooth(logits, inputs.keys, self.ks_threshold, self.ks_key_norm)
         if self.logit_scale != 1.0:

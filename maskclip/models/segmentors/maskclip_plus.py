@@ -42,6 +42,9 @@ class MaskClipPlusSegmentor(EncoderDecoder):
 
     * Annotation-free (``unseen_classes=None``): every pixel gets the pseudo label; the ground
       truth is never read (only the padding of the batch is ignored, from the image shapes).
+      With ``keep_gt_ignore=True`` (the authors' released code) the ground truth's ignore mask
+      IS read: its 255 pixels (VOC20 / Context59 background, VOC boundaries, COCO-Stuff
+      unlabelled) stay ignored and only the others get pseudo labels.
     * Transductive zero-shot (``unseen_classes`` given): ground truth of seen classes is kept;
       pixels whose ground truth is an unseen class are treated as unlabelled and get a pseudo
       label restricted to the unseen classes. Which unseen class they were never matters.
@@ -62,12 +65,21 @@ class MaskClipPlusSegmentor(EncoderDecoder):
             labels (MaskCLIP+). ``False`` leaves them unlabelled (ignored): the "Adapted
             DeepLabv2" baseline of the paper's Table 3, trained on seen ground truth only.
         teacher_amp: run the teacher in float16 on CUDA.
+        keep_gt_ignore: annotation-free setting only. ``False`` (the paper): every pixel is
+            pseudo-labelled. ``True`` (the authors' code, ``maskclip_plus_head.py:166-208`` with
+            ``LoadAnnotations(suppress_labels=...)``: only pixels whose ground truth is a class
+            are relabelled): pixels that are 255 in the ground truth stay ignored.
     """
 
     def __init__(self, teacher: dict, text_classifier: dict, backbone: dict, decode_head: dict,
                  unseen_classes: Optional[Sequence[Union[str, int]]] = None,
                  self_training_start: Optional[int] = None, teacher_amp: bool = True,
-                 unseen_pseudo_labels: bool = True, **kwargs):
+                 unseen_pseudo_labels: bool = True, keep_gt_ignore: bool = False, **kwargs):
+        for name, value in (('teacher_amp', teacher_amp),
+                            ('unseen_pseudo_labels', unseen_pseudo_labels),
+                            ('keep_gt_ignore', keep_gt_ignore)):
+            if not isinstance(value, bool):
+                raise TypeError(f'{name} must be True or False, not {value!r}.')
         text_classifier = dict(text_classifier)
         text_classifier.setdefault('clip', teacher.get('clip'))
         text_classifier.setdefault('normalize_features', False)
@@ -101,6 +113,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         self.teacher_amp = teacher_amp
         self.self_training_start = self_training_start
         self.unseen_pseudo_labels = unseen_pseudo_labels
+        self.keep_gt_ignore = keep_gt_ignore
         self.unseen_classes = None if unseen_classes is None else self._class_indices(unseen_classes)
         self._announced_student = False
         exclude_from_checkpoints(self, ['teacher'])
@@ -109,7 +122,10 @@ class MaskClipPlusSegmentor(EncoderDecoder):
                      '(self-training)' if self_training_start is not None else '')
                   + ('; zero-shot with unseen classes '
                      f'{[self.class_names[i] for i in self.unseen_classes.tolist()]}'
-                     if self.unseen_classes is not None else '; annotation-free'),
+                     if self.unseen_classes is not None else '; annotation-free')
+                  + ('; pixels that the ground truth ignores (255) stay ignored '
+                     '(keep_gt_ignore=True reads its ignore mask)'
+                     if keep_gt_ignore and self.unseen_classes is None else ''),
                   logger='current')
 
     def _class_indices(self, classes) -> torch.Tensor:
@@ -169,7 +185,12 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         else:
             logits = self.teacher_logits(inputs)
         if self.unseen_classes is None:
-            return ignore_batch_padding(logits.argmax(dim=1, keepdim=True), data_samples)
+            labels = ignore_batch_padding(logits.argmax(dim=1, keepdim=True), data_samples)
+            if self.keep_gt_ignore:
+                gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
+                labels = torch.where(gt.to(labels.device) == IGNORE,
+                                     torch.full_like(labels, IGNORE), labels)
+            return labels
         unseen = self.unseen_classes.to(logits.device)
         fill = unseen[logits[:, unseen].argmax(dim=1, keepdim=True)]
         gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).to(fill.device)
