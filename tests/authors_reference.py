@@ -116,8 +116,12 @@ def vit_dense(visual, images: torch.Tensor, eps: float = AUTHORS_LN_EPS,
     return (dense.transpose(1, 2).reshape(b, -1, h, w), keys.transpose(1, 2).reshape(b, -1, h, w))
 
 
-def resnet_dense(visual, images: torch.Tensor):
-    """Step 3 for a CLIP ResNet: ((B, C, h, w) dense features, (B, D, h, w) keys)."""
+def resnet_dense(visual, images: torch.Tensor, baseline: bool = False):
+    """Step 3 for a CLIP ResNet: ((B, C, h, w) dense features, (B, D, h, w) keys).
+
+    ``baseline`` (no released config of the authors): CLIP's attention pool with every position
+    as a query, its positional embedding resized bicubically to the grid (our Table 1a baseline).
+    """
     x = visual.stem(images)
     x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
     pool = visual.attnpool
@@ -125,7 +129,24 @@ def resnet_dense(visual, images: torch.Tensor):
     def conv1x1(t, linear):
         return F.conv2d(t, linear.weight[:, :, None, None], linear.bias)
 
-    return conv1x1(conv1x1(x, pool.v_proj), pool.c_proj), conv1x1(x, pool.k_proj)
+    keys = conv1x1(x, pool.k_proj)
+    if not baseline:
+        return conv1x1(conv1x1(x, pool.v_proj), pool.c_proj), keys
+    b, d, h, w = x.shape
+    tokens = x.flatten(2).transpose(1, 2)  # (B, hw, D)
+    tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)
+    pos = pool.positional_embedding
+    side = int(round((pos.shape[0] - 1) ** 0.5))
+    grid = F.interpolate(pos[1:].reshape(1, side, side, d).permute(0, 3, 1, 2), size=(h, w),
+                         mode='bicubic', align_corners=False)
+    tokens = tokens + torch.cat([pos[:1], grid.flatten(2)[0].T])[None]
+    heads = pool.num_heads
+    q, k, v = (F.linear(tokens, proj.weight, proj.bias).reshape(b, -1, heads, d // heads)
+               .transpose(1, 2) for proj in (pool.q_proj, pool.k_proj, pool.v_proj))
+    attn = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // heads), dim=-1)
+    out = F.linear((attn @ v).transpose(1, 2).reshape(b, -1, d), pool.c_proj.weight,
+                   pool.c_proj.bias)
+    return out[:, 1:].transpose(1, 2).reshape(b, -1, h, w), keys
 
 
 @torch.no_grad()

@@ -49,8 +49,11 @@ for backbone in ('vit-b16', 'r50'):
         FAMILIES[f'maskclip-pd_{backbone}_{dataset}.py'] = (resize, None, 0.5, False)
         FAMILIES[f'maskclip-ks-pd_{backbone}_{dataset}.py'] = (resize, 1.0, 0.5, False)
     FAMILIES[f'maskclip_{backbone}_voc12-20-512x512.py'] = (SHORT_512, None, None, False)
-FAMILIES['maskclip-baseline_vit-b16_pascal-context-59-520x520.py'] = (CONTEXT, None, None, True)
-FAMILIES['maskclip-baseline_vit-b16_coco-stuff164k-512x512.py'] = (SHORT_512, None, None, True)
+    # Table 1a's baseline (the authors released none): the unmodified last attention on their tower
+    FAMILIES[f'maskclip-baseline_{backbone}_pascal-context-59-520x520.py'] = \
+        (CONTEXT, None, None, True)
+    FAMILIES[f'maskclip-baseline_{backbone}_coco-stuff164k-512x512.py'] = \
+        (SHORT_512, None, None, True)
 FAMILIES['maskclip_vit-b16_pascal-context-59-224x224.py'] = (((224, 224), False), None, None, False)
 FAMILIES['maskclip_vit-b16_pascal-context-59-336x336.py'] = (((336, 336), False), None, None, False)
 #: Table 8's multi-scale ensembles: softmax of each scale at the image size, averaged
@@ -140,7 +143,7 @@ def reference_scores(image_path, tiny, vocabulary, resize, ks, pd, baseline):
         if tiny == TINY_VIT:
             dense, keys = ref.vit_dense(visual, inputs, baseline=baseline)
         else:
-            dense, keys = ref.resnet_dense(visual, inputs)
+            dense, keys = ref.resnet_dense(visual, inputs, baseline=baseline)
         logits = ref.head(dense, keys, reference_text(tiny, vocabulary), ks, pd)
     return ref.resize_twice(logits, image.shape[:2], (375, 500))[0]
 
@@ -330,3 +333,12 @@ def test_authors_prompt_denoising_keeps_no_class_on_purpose():
         else:
             assert (out[1, 2] == logits[1, 2]).all() and (out[1, :2] == -100).all()
         torch.testing.assert_close(out[0], theirs[0])  # image 0: both rules agree
+
+
+def test_every_published_maskclip_row_has_a_parity_test():
+    import yaml
+    with open(osp.join(ROOT, 'configs', 'reproduction', 'published.yaml')) as f:
+        rows = yaml.safe_load(f)['rows']
+    configs = {osp.basename(r['config']) for r in rows
+               if r['paper'] == 'maskclip' and r['config'].startswith('configs/maskclip/')}
+    assert configs and configs <= set(FAMILIES) | set(ENSEMBLES), configs - set(FAMILIES)

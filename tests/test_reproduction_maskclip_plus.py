@@ -178,6 +178,15 @@ def test_published_maskclip_plus_config_has_the_authors_settings(name):
     assert zero_shot == ('zero-shot' in name)
 
 
+def test_every_published_maskclip_plus_row_is_checked_here():
+    import yaml
+    with open(osp.join(ROOT, 'configs', 'reproduction', 'published.yaml')) as f:
+        rows = yaml.safe_load(f)['rows']
+    configs = {osp.basename(r['config']) for r in rows
+               if r['paper'] == 'maskclip' and 'maskclip_plus/' in r['config']}
+    assert configs and configs <= set(PUBLISHED), configs - set(PUBLISHED)
+
+
 def test_authors_options_refuse_unknown_values():
     from maskclip.datasets.transforms.corruption import ImageCorruption
     from maskclip.models.backbones import MaskClipViT
