@@ -55,6 +55,7 @@ train_cfg = dict(max_epochs=2, val_interval=2)
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=8, by_epoch=True,
                         convert_to_iter_based=True)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1, max_keep_ckpts=-1))
+recipe_gpus = 2  # these shrunk recipes run on 2 gloo processes
 """
 DISTILL = f"""
 _base_ = [{osp.join(RECLIP, 'reclip-distillation_vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')!r}]
@@ -71,6 +72,7 @@ train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, d
 train_cfg = dict(max_iters=4, val_interval=4)
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=4, by_epoch=False)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2, max_keep_ckpts=-1))
+recipe_gpus = 2  # these shrunk recipes run on 2 gloo processes
 """
 PIPELINE = """
 stages = [dict(name='rectification', config='rectify.py'),

@@ -199,20 +199,26 @@ def test_dry_run_lists_the_commands(tmp_path, capsys):
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     commands = [line for line in lines if not line.startswith('[reproduce]')]
-    assert len(commands) == 3, lines
-    evaluate, train, test = commands
+    assert len(commands) == 4, lines
+    evaluate, rectify, distill, test = commands
     ks_pd = 'configs/maskclip/maskclip-ks-pd_vit-b16_pascal-context-59-520x520.py'
     assert evaluate.split()[1:3] == ['tools/test.py', ks_pd]
     assert f'--work-dir {work}/eval_maskclip-ks-pd_vit-b16_pascal-context-59-520x520 ' in evaluate
     # the stage option of the two-stage config does not reach the single-stage eval
     assert evaluate.endswith('--random-weights --cfg-options train_cfg.max_iters=2')
+    # each stage on the GPU count of its recipe: rectification 1 (python), distillation 4
     two_stage = 'configs/reclip/reclip_vit-b16_deeplabv2-r101_voc12-20.py'
-    assert train.split()[1:3] == ['tools/train.py', two_stage]
-    run_dir = re.search(r'--work-dir (\S+)/train ', train).group(1)
+    assert rectify.split()[1:5] == ['tools/train.py', two_stage, '--stages', 'rectification']
+    assert distill.split()[:6] == ['bash', 'tools/dist_train.sh', two_stage, '4', '--stages',
+                                   'distillation']
+    run_dir = re.search(r'--work-dir (\S+)/train ', rectify).group(1)
+    assert run_dir == re.search(r'--work-dir (\S+)/train ', distill).group(1)
     assert run_dir.startswith(f'{work}/train_reclip_vit-b16_deeplabv2-r101_voc12-20_')
-    assert train.endswith('--random-weights --cfg-options distillation.model.feature_loss_weight=0 '
-                          'distillation.model.text_loss_weight=0 train_cfg.max_iters=2 '
-                          'distillation.train_cfg.val_interval=2')
+    for train in (rectify, distill):
+        assert train.endswith('--random-weights --cfg-options '
+                              'distillation.model.feature_loss_weight=0 '
+                              'distillation.model.text_loss_weight=0 train_cfg.max_iters=2 '
+                              'distillation.train_cfg.val_interval=2')
     # tested: the last stage's config and checkpoint, its options without the stage prefix
     assert test.split()[1:3] == [
         'tools/test.py',

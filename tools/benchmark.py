@@ -107,6 +107,30 @@ def _time_interleaved(fns, x, repeats, warmup, device):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def peak_memory(fn, x, device) -> float:
+    """MiB allocated at the peak of one call above what was allocated before it.
+
+    CUDA: the allocator's peak statistic. CPU: the running sum of every operator's own
+    allocations and frees in time order (torch's memory profiler), whose maximum is the peak.
+    """
+    if torch.device(device).type == 'cuda':
+        sync(device)
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn(x)
+        sync(device)
+        return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                profile_memory=True) as prof:
+        fn(x)
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    running = peak = 0
+    for event in events:
+        running += event.self_cpu_memory_usage
+        peak = max(peak, running)
+    return peak / 2 ** 20
+
+
 def encoder_paths(args) -> dict:
     """open_clip's encode_image and our dense forwards on one random-weight CLIP."""
     clip = load_clip(args.model, None)
@@ -201,13 +225,15 @@ def main(argv=None):
     x = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
     medians = time_interleaved(fns, x, args.repeats, args.warmup, args.device,
                                grad=bool(args.train_step))
+    with torch.set_grad_enabled(bool(args.train_step)):
+        peaks = {name: peak_memory(fn, x, args.device) for name, fn in fns.items()}
     base = next(iter(medians.values()))
     what = args.train_step or args.model
     print(f'\n{what} at {args.size}x{args.size}, batch {args.batch}, {args.device}, '
           f'{torch.get_num_threads()} threads, median of {args.repeats} interleaved repeats')
-    print(f"{'path':<46}{'ms':>10}{'ratio':>9}")
+    print(f"{'path':<46}{'ms':>10}{'ratio':>9}{'peak MiB':>11}")
     for name, seconds in medians.items():
-        print(f'{name:<46}{seconds * 1e3:>10.1f}{seconds / base:>8.3f}x')
+        print(f'{name:<46}{seconds * 1e3:>10.1f}{seconds / base:>8.3f}x{peaks[name]:>11.0f}')
     return medians
 
 

@@ -68,6 +68,9 @@ def build_cfg(args):
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     adapt_cfg_to_machine(cfg, args.launcher)  # no CUDA: SyncBN -> BN, DDP without device ids
+    # a training config's cudnn_benchmark is for its fixed crops; test images vary in size, and
+    # cuDNN would benchmark again for every new shape
+    cfg.setdefault('env_cfg', {})['cudnn_benchmark'] = False
     if args.out:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True

@@ -21,6 +21,7 @@ import os
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import barrier, get_rank
 from mmengine.logging import print_log
@@ -31,9 +32,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 from maskclip.datasets import check_dataset_layout  # noqa: E402
 from maskclip.engine import stages as stages_lib  # noqa: E402
+from maskclip.engine.recipe import check_recipe_world_size, launched_world_size  # noqa: E402
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
                             check_clip_weights, exit_on_user_error, load_tool_cfg,
                             init_cpu_process_group)
+from maskclip.utils.dist import close_process_group, init_process_group  # noqa: E402
 from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
 
 AUTO = 'auto'
@@ -54,6 +57,9 @@ def parse_args(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--stages', nargs='+', metavar='NAME',
                         help='multi-stage configs: run only these stages')
+    parser.add_argument('--scale-lr', action='store_true',
+                        help="run a config's recipe (recipe_gpus) on another number of GPUs, "
+                             'scaling the learning rate linearly with the total batch')
     add_clip_weight_args(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -89,6 +95,7 @@ def build_cfg(args):
 def train(args):
     """Train one config; returns the Runner."""
     cfg = build_cfg(args)
+    check_recipe_world_size(cfg, launched_world_size(args.launcher), args.scale_lr)
     check_clip_weights(cfg.model)
     check_dataset_layout(cfg.train_dataloader.dataset)
     init_cpu_process_group(args.launcher)
@@ -109,12 +116,23 @@ def train_stages(args, pipeline):
         raise ValueError('A multi-stage config resumes from its work dir: give --resume without '
                          'a checkpoint path.')
     common, per_stage = stages_lib.split_stage_options(args.cfg_options, stages)
+    world_size = launched_world_size(args.launcher)
+    for stage in stages:  # every selected stage's recipe fits this run, before any trains
+        if stage.name in selected:
+            cfg = Config.fromfile(stage.config)
+            cfg.merge_from_dict(dict(common, **per_stage[stage.name]))
+            check_recipe_world_size(cfg, world_size, args.scale_lr, f"stage '{stage.name}'")
     root = args.work_dir or pipeline.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    # ranks exist from here on: rank 0 reads and writes the stage records, the others get its
+    # answers (they all share the work dir and would otherwise race on its files)
+    init_process_group(args.launcher)
     runner, previous = None, None
     for number, stage in enumerate(stages, 1):
         work_dir = osp.join(root, stage.name)
-        done = stages_lib.finished_checkpoint(work_dir)
+        done, resumable = stages_lib.from_rank0(
+            lambda: (stages_lib.finished_checkpoint(work_dir),
+                     bool(stages_lib.last_checkpoint(work_dir))))
         if stage.name not in selected or (args.resume and done):
             if stage.name in selected:
                 print_log(f'Stage {number}/{len(stages)} ({stage.name}) already finished: '
@@ -131,21 +149,35 @@ def train_stages(args, pipeline):
         stage_args = argparse.Namespace(**vars(args))
         stage_args.config, stage_args.work_dir, stage_args.cfg_options = (
             stage.config, work_dir, options)
-        stage_args.resume = AUTO if args.resume and stages_lib.last_checkpoint(work_dir) else None
-        if int(os.environ.get('RANK', 0)) == 0:  # before the runner starts the process group
+        stage_args.resume = AUTO if args.resume and resumable else None
+        if get_rank() == 0:
             print_log(stages_lib.banner(
                 f'Stage {number}/{len(stages)}: {stage.name} '
                 f"({'resuming' if stage_args.resume else 'starting'}; "
                 f'{osp.basename(stage.config)}; work dir {work_dir})'), logger='current')
-        if get_rank() == 0:
             stages_lib.clear_finished(work_dir)
+        barrier()
+        runner = release(runner)  # the previous stage's model and optimizer leave the GPU
         runner = train(stage_args)
         runner.logger.info(f'Stage {number}/{len(stages)} ({stage.name}) finished.')
         if get_rank() == 0:
             stages_lib.mark_finished(work_dir, stages_lib.last_checkpoint(runner.work_dir))
         barrier()
-        previous = stages_lib.finished_checkpoint(work_dir)
+        previous = stages_lib.from_rank0(lambda: stages_lib.finished_checkpoint(work_dir))
     return runner
+
+
+def release(runner):
+    """Hand a finished stage's GPU memory back before the next stage builds: its model goes to
+    the CPU and its optimizer state is dropped (no ``gc.collect()``: collecting a live Runner's
+    cycles mid-run made gloo ranks abort). Returns None, for ``runner = release(runner)``."""
+    if runner is not None and torch.cuda.is_available():
+        runner.model.cpu()
+        optimizer = getattr(getattr(runner, 'optim_wrapper', None), 'optimizer', None)
+        if optimizer is not None:
+            optimizer.state.clear()
+        torch.cuda.empty_cache()
+    return None
 
 
 def main(argv=None):
@@ -158,6 +190,7 @@ def main(argv=None):
             raise ValueError(f'--stages needs a multi-stage config; {args.config} has no stages.')
         else:
             runner = train(args)
+        close_process_group()
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
     return runner

@@ -9,8 +9,9 @@
 # only; loss over all pixels; ASPP conv + BN + ReLU; VOC + SBD training set; the teacher as the
 # authors' MaskCLIP; their class names.
 _base_ = [
-    '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/pascal_voc12_aug_20.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_20k.py'
+    '../_base_/models/maskclip-plus_deeplabv2-r101.py',
+    '../_base_/datasets/pascal_voc12_aug_20.py',
+    '../_base_/schedules/schedule_20k.py',
 ]
 crop_size = (512, 512)
 # unseen: potted plant, sheep, sofa, train, tv monitor

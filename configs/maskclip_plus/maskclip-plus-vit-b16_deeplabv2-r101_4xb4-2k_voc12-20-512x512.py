@@ -7,8 +7,9 @@
 # ignore mask); loss over all pixels; ASPP conv + BN + ReLU; VOC + SBD training set; the teacher as
 # the authors' MaskCLIP; their class names.
 _base_ = [
-    '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/pascal_voc12_aug_20.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_2k.py'
+    '../_base_/models/maskclip-plus_deeplabv2-r101.py',
+    '../_base_/datasets/pascal_voc12_aug_20.py',
+    '../_base_/schedules/schedule_2k.py',
 ]
 crop_size = (512, 512)
 model = dict(

@@ -8,8 +8,9 @@
 # ignore mask); loss over all pixels; ASPP conv + BN + ReLU; crop 480 at long side 520; the teacher
 # as the authors' MaskCLIP; their class names.
 _base_ = [
-    '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/pascal_context_59.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_4k.py'
+    '../_base_/models/maskclip-plus_deeplabv2-r101.py',
+    '../_base_/datasets/pascal_context_59.py',
+    '../_base_/schedules/schedule_4k.py',
 ]
 crop_size = (480, 480)
 model = dict(

@@ -8,8 +8,9 @@
 # only; loss over all pixels; ASPP conv + BN + ReLU; the teacher as the authors' MaskCLIP; their
 # class names.
 _base_ = [
-    '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/coco-stuff164k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k.py'
+    '../_base_/models/maskclip-plus_deeplabv2-r101.py',
+    '../_base_/datasets/coco-stuff164k.py',
+    '../_base_/schedules/schedule_80k.py',
 ]
 crop_size = (512, 512)
 # unseen: frisbee, skateboard, cardboard, carrot, scissors, suitcase, giraffe, cow, road, wall-concrete, tree, grass, river, clouds, playingfield

@@ -6,8 +6,9 @@
 # ignore mask); loss over all pixels; ASPP conv + BN + ReLU; the teacher as the authors' MaskCLIP;
 # their class names.
 _base_ = [
-    '../_base_/models/maskclip-plus_deeplabv2-r101.py', '../_base_/datasets/ade20k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_8k.py'
+    '../_base_/models/maskclip-plus_deeplabv2-r101.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/schedules/schedule_8k.py',
 ]
 crop_size = (512, 512)
 model = dict(

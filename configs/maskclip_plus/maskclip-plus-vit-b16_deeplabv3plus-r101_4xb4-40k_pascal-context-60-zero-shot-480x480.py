@@ -11,8 +11,9 @@
 # only; loss over all pixels; crop 480 at long side 520; lr 0.004, wd 1e-4, random learned
 # background; the teacher as the authors' MaskCLIP; their class names.
 _base_ = [
-    '../_base_/models/maskclip-plus_deeplabv3plus-r101.py', '../_base_/datasets/pascal_context_60.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_40k.py'
+    '../_base_/models/maskclip-plus_deeplabv3plus-r101.py',
+    '../_base_/datasets/pascal_context_60.py',
+    '../_base_/schedules/schedule_40k.py',
 ]
 crop_size = (480, 480)
 # unseen: cow, motorbike, sofa, cat, boat, fence, bird, tv monitor, keyboard, aeroplane

@@ -4,8 +4,9 @@
 # The teacher is reclip-rectification_vit-b16_1xb1-50e_voc12-20-336x336.py; run both stages with reclip_vit-b16_deeplabv2-r101_voc12-20.py.
 # Published mIoU: 75.4 (ReCLIP Table 2)
 _base_ = [
-    '../_base_/models/reclip-distillation_deeplabv2-r101.py', '../_base_/datasets/pascal_voc12_20.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_2k.py'
+    '../_base_/models/reclip-distillation_deeplabv2-r101.py',
+    '../_base_/datasets/pascal_voc12_20.py',
+    '../_base_/schedules/schedule_2k.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (512, 512)

@@ -4,8 +4,9 @@
 # The teacher is reclip-rectification_vit-b16_1xb1-50e_pascal-context-59-480x480.py; run both stages with reclip_vit-b16_deeplabv2-r101_pascal-context-59.py.
 # Published mIoU: 33.8 (ReCLIP Table 2)
 _base_ = [
-    '../_base_/models/reclip-distillation_deeplabv2-r101.py', '../_base_/datasets/pascal_context_59.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_4k.py'
+    '../_base_/models/reclip-distillation_deeplabv2-r101.py',
+    '../_base_/datasets/pascal_context_59.py',
+    '../_base_/schedules/schedule_4k.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (480, 480)

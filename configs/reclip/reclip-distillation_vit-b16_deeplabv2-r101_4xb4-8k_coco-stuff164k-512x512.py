@@ -4,8 +4,9 @@
 # The teacher is reclip-rectification_vit-b16_1xb1-10e_coco-stuff164k-512x512.py; run both stages with reclip_vit-b16_deeplabv2-r101_coco-stuff164k.py.
 # Published mIoU: none
 _base_ = [
-    '../_base_/models/reclip-distillation_deeplabv2-r101.py', '../_base_/datasets/coco-stuff164k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_8k.py'
+    '../_base_/models/reclip-distillation_deeplabv2-r101.py',
+    '../_base_/datasets/coco-stuff164k.py',
+    '../_base_/schedules/schedule_8k.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (512, 512)

@@ -3,8 +3,9 @@
 # 'ade', test at short side 512 with prompt denoising 0.5.
 # Published mIoU: 11.1 (ReCLIP Table 2)
 _base_ = [
-    '../_base_/models/reclip-rectification_vit-b16.py', '../_base_/datasets/ade20k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/reclip_rectification_100e.py'
+    '../_base_/models/reclip-rectification_vit-b16.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/schedules/reclip_rectification_100e.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (512, 512)

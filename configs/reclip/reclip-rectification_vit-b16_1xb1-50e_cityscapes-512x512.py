@@ -3,8 +3,9 @@
 # 'cityscapes', test at short side 512 with prompt denoising 0.5. Schedule and resolution are our choice (no published ReCLIP result).
 # Published mIoU: none
 _base_ = [
-    '../_base_/models/reclip-rectification_vit-b16.py', '../_base_/datasets/cityscapes.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/reclip_rectification_50e.py'
+    '../_base_/models/reclip-rectification_vit-b16.py',
+    '../_base_/datasets/cityscapes.py',
+    '../_base_/schedules/reclip_rectification_50e.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (512, 512)

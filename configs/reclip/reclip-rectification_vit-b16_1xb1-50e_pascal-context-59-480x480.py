@@ -3,8 +3,9 @@
 # 'context', test at short side 448 with prompt denoising 0.6.
 # Published mIoU: 25.8 (ReCLIP Table 2)
 _base_ = [
-    '../_base_/models/reclip-rectification_vit-b16.py', '../_base_/datasets/pascal_context_59.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/reclip_rectification_50e.py'
+    '../_base_/models/reclip-rectification_vit-b16.py',
+    '../_base_/datasets/pascal_context_59.py',
+    '../_base_/schedules/reclip_rectification_50e.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (480, 480)

@@ -3,8 +3,9 @@
 # 'voc', test at short side 336 with prompt denoising 0.5.
 # Published mIoU: 58.5 (ReCLIP Table 2)
 _base_ = [
-    '../_base_/models/reclip-rectification_vit-b16.py', '../_base_/datasets/pascal_voc12_20.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/reclip_rectification_50e.py'
+    '../_base_/models/reclip-rectification_vit-b16.py',
+    '../_base_/datasets/pascal_voc12_20.py',
+    '../_base_/schedules/reclip_rectification_50e.py',
 ]
 custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
 crop_size = (336, 336)

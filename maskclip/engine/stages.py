@@ -102,6 +102,21 @@ def clear_finished(work_dir: str) -> None:
         os.remove(path)
 
 
+def from_rank0(compute):
+    """``compute()`` evaluated on rank 0 only, its result returned on every rank.
+
+    Stage records (``stage_done.json``, ``last_checkpoint``) live in a work dir that all ranks
+    share; rank 0 alone reads (and writes) them, so that every rank takes the same decision even
+    while a file is being rewritten. Without a process group it is a plain call.
+    """
+    from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+    if get_world_size() == 1:
+        return compute()
+    box = [compute() if get_rank() == 0 else None]
+    broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def banner(text: str) -> str:
     line = '=' * max(60, len(text) + 8)
     return f'\n{line}\n    {text}\n{line}'

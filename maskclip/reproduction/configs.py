@@ -40,6 +40,11 @@ def read_config(config: str):
     return _CONFIG_CACHE[config]
 
 
+def recipe_gpus(config: str):
+    """The GPU count a config's recipe assumes (its ``recipe_gpus``), or None."""
+    return read_config(config).get('recipe_gpus')
+
+
 def stages_of(config: str) -> list:
     """``[(name, repository-relative config)]`` of a multi-stage config, else ``[]``."""
     cfg = read_config(config)

@@ -31,7 +31,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .configs import split_options, stages_lib, stages_of
+from .configs import recipe_gpus, split_options, stages_lib, stages_of
 from .table import CLEAN, CORRUPTIONS, ROOT, Row, is_number
 
 
@@ -85,13 +85,15 @@ def _options_arg(options: Sequence[str]) -> List[str]:
     return ['--cfg-options', *options] if options else []
 
 
-def _tool(args, script: str, config: str, extra_positional=()) -> List[str]:
-    """The command line start of tools/<script> (dist_*.sh / torchrun with --gpus > 1)."""
-    if args.gpus > 1 and script in ('test.py', 'train.py'):
+def _tool(args, script: str, config: str, extra_positional=(), gpus=None) -> List[str]:
+    """The command line start of tools/<script> (dist_*.sh / torchrun with more than one GPU:
+    ``gpus``, else ``--gpus``)."""
+    gpus = gpus or args.gpus
+    if gpus > 1 and script in ('test.py', 'train.py'):
         launcher = 'tools/dist_test.sh' if script == 'test.py' else 'tools/dist_train.sh'
-        return ['bash', launcher, config, str(args.gpus), *extra_positional]
-    if args.gpus > 1:
-        return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={args.gpus}',
+        return ['bash', launcher, config, str(gpus), *extra_positional]
+    if gpus > 1:
+        return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}',
                 f'tools/{script}', config, *extra_positional, '--launcher', 'pytorch']
     return [sys.executable, f'tools/{script}', config, *extra_positional]
 
@@ -125,10 +127,19 @@ def test_step(run: Run, args, checkpoint: Optional[str]) -> tuple:
     return argv, work_dir
 
 
-def train_step(run: Run, args) -> List[str]:
+def train_steps(run: Run, args) -> List[List[str]]:
+    """The training command(s) of ``run``: each on the GPU count its recipe declares
+    (``recipe_gpus``; ``--gpus`` where none is declared); a multi-stage config whose stages
+    declare different counts trains stage by stage (``--stages NAME``)."""
     options = run_options(run, args)
-    return (_tool(args, 'train.py', run.config) + ['--work-dir', osp.join(run.work_dir, 'train')]
-            + (['--resume'] if args.resume else []) + _weight_args(args) + _options_arg(options))
+    tail = (['--work-dir', osp.join(run.work_dir, 'train')] + (['--resume'] if args.resume else [])
+            + _weight_args(args) + _options_arg(options))
+    stages = stages_of(run.config)
+    gpus = [recipe_gpus(config) for _, config in stages] or [recipe_gpus(run.config)]
+    if len(set(gpus)) == 1:
+        return [_tool(args, 'train.py', run.config, gpus=gpus[0]) + tail]
+    return [_tool(args, 'train.py', run.config, gpus=count) + ['--stages', name] + tail
+            for (name, _), count in zip(stages, gpus)]
 
 
 def robustness_step(run: Run, args) -> List[str]:
@@ -163,7 +174,8 @@ def dry_run_commands(run: Run, args) -> List[str]:
         return [show(test_step(run, args, None)[0])]
     _, record = final_checkpoint(run)
     placeholder = f'<checkpoint recorded in {record}>'
-    return [show(train_step(run, args)), show(test_step(run, args, placeholder)[0])]
+    return [show(argv) for argv in train_steps(run, args)] + [
+        show(test_step(run, args, placeholder)[0])]
 
 
 # ------------------------------------------------------------------------------- metrics
@@ -241,7 +253,11 @@ def execute_run(run: Run, args) -> dict:
                 for row in run.rows}
     checkpoint = None
     if run.kind == 'train':
-        if execute(train_step(run, args), osp.join(run.work_dir, 'train.log'), args.verbose):
+        steps = train_steps(run, args)
+        logs = [f'train_{i}.log' for i in range(1, 1 + len(steps))]
+        logs = logs if len(steps) > 1 else ['train.log']
+        if any(execute(argv, osp.join(run.work_dir, name), args.verbose)
+               for argv, name in zip(steps, logs)):
             return fail('failed (training)')
         checkpoint, record = final_checkpoint(run)
         if checkpoint is None:

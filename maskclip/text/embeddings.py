@@ -1,6 +1,7 @@
 """Text embeddings of class vocabularies: template averaging and an on-disk cache."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -102,28 +103,70 @@ def cache_path(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str],
                     f'{spec.model_name}-{cache_key(spec, vocabulary, templates)}.pt')
 
 
+def _read_cache(path: str, names) -> Optional[torch.Tensor]:
+    if not osp.isfile(path):
+        return None
+    try:
+        cached = torch.load(path, map_location='cpu', weights_only=True)
+        if cached['names'] == names:
+            return cached['embeddings']
+    except Exception as error:  # noqa: BLE001 - a bad cache entry is recomputed
+        logger.warning('Ignoring unreadable text-embedding cache %s (%s)', path, error)
+    return None
+
+
+def _distributed() -> tuple:
+    """(rank, world size) of an initialised process group, else (0, 1)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def class_text_embeddings(spec: ClipSpec, vocabulary: Vocabulary, templates: Sequence[str],
                           cache_dir: Optional[str] = None, use_cache: bool = True,
                           progress: bool = True) -> torch.Tensor:
     """(N, C) embeddings of all names of ``vocabulary`` (classes flattened, synonyms in order).
 
-    Read from ``cache_dir`` when present there, else computed with CLIP's text encoder and saved.
+    Read from ``cache_dir`` when present there, else computed with CLIP's text encoder (on the
+    GPU when there is one) and saved. In a distributed run rank 0 computes them while the other
+    ranks wait, then read its cache file (a rank that cannot see the file, e.g. on another node
+    without a shared cache, computes them itself).
     """
     names = [name for names in vocabulary for name in names]
     path = cache_path(spec, vocabulary, templates, cache_dir)
-    if use_cache and osp.isfile(path):
-        try:
-            cached = torch.load(path, map_location='cpu', weights_only=True)
-            if cached['names'] == names:
-                return cached['embeddings']
-        except Exception as error:  # noqa: BLE001 - a bad cache entry is recomputed
-            logger.warning('Ignoring unreadable text-embedding cache %s (%s)', path, error)
+    rank, world_size = _distributed()
+    if use_cache and world_size > 1:  # every rank passes the barrier, cache hit or not
+        import torch.distributed as dist
+        if rank == 0:
+            embeddings = _read_cache(path, names)
+            if embeddings is None:
+                embeddings = _compute_and_save(spec, names, templates, path, progress)
+        dist.barrier()
+        if rank == 0:
+            return embeddings
+    cached = _read_cache(path, names) if use_cache else None
+    if cached is not None:
+        return cached
+    return _compute_and_save(spec, names, templates, path if use_cache else None, progress)
+
+
+def _compute_and_save(spec: ClipSpec, names, templates, path: Optional[str],
+                      progress: bool) -> torch.Tensor:
     logger.info('Encoding %d class names x %d templates with %s', len(names), len(templates),
                 spec.model_name)
     model = load_clip(**vars(spec))
+    device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() \
+        else torch.device('cpu')
     tokenizer = open_clip.get_tokenizer(spec.model_name)
-    embeddings = encode_names(model, tokenizer, names, templates, progress=progress)
-    if use_cache:
+    if device.type == 'cuda':
+        model = copy.deepcopy(model).to(device)  # the shared CPU model stays where it is
+        embeddings = encode_names(model, lambda p: tokenizer(p).to(device), names, templates,
+                                  progress=progress).cpu()
+        del model
+    else:
+        embeddings = encode_names(model, tokenizer, names, templates, progress=progress)
+    if path is not None:
         os.makedirs(osp.dirname(path), exist_ok=True)
         tmp = f'{path}.{os.getpid()}.tmp'
         torch.save(dict(names=names, embeddings=embeddings), tmp)

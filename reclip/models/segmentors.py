@@ -5,6 +5,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.models.segmentors import EncoderDecoder
@@ -17,6 +18,31 @@ from maskclip.models.segmentors import MaskClipSegmentor
 from maskclip.models.segmentors.maskclip_plus import ignore_batch_padding
 from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
 from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassifier
+
+
+def _image_l1_sum(student: torch.Tensor, teacher: torch.Tensor, size) -> torch.Tensor:
+    """sum |up(student) - up(teacher)| of one image's (1, C, h, w) maps resized to ``size``."""
+    up = F.interpolate(student, size=size, mode='bilinear', align_corners=False)
+    target = F.interpolate(teacher, size=size, mode='bilinear', align_corners=False)
+    return (up - target).abs().sum()
+
+
+def feature_l1(student: torch.Tensor, teacher: torch.Tensor, size) -> torch.Tensor:
+    """L_feat (Eq. 7): mean |up(student) - up(teacher)| with both bilinearly resized to ``size``.
+
+    Computed one image at a time under activation checkpointing: only one image's (C, H, W)
+    full-resolution maps exist at a time, in the forward and in the backward pass (a batch of
+    512-channel 512 x 512 maps is several GB); the value and gradients are the batched mean's.
+    """
+    total = student.new_zeros(())
+    for one_student, one_teacher in zip(student, teacher):
+        one_student, one_teacher = one_student[None], one_teacher[None]
+        if one_student.requires_grad:
+            total = total + checkpoint(_image_l1_sum, one_student, one_teacher, size,
+                                       use_reentrant=False)
+        else:
+            total = total + _image_l1_sum(one_student, one_teacher, size)
+    return total / (student.shape[0] * student.shape[1] * size[0] * size[1])
 
 
 @MODELS.register_module()
@@ -176,10 +202,8 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         seg_logits = self.decode_head.cls_seg(feats)
         losses = add_prefix(self.decode_head.loss_by_feat(seg_logits, data_samples), 'decode')
         if self.feature_loss_weight:
-            student = F.interpolate(feats, size=size, mode='bilinear', align_corners=False)
-            target = F.interpolate(teacher_feats.dense.float(), size=size, mode='bilinear',
-                                   align_corners=False)
-            losses['loss_feat'] = self.feature_loss_weight * F.l1_loss(student, target)
+            losses['loss_feat'] = self.feature_loss_weight * feature_l1(
+                feats, teacher_feats.dense.float(), size)
         if self.text_loss_weight:
             head = self.teacher.decode_head
             present = head.present_classes(teacher_feats.global_embedding.float(), data_samples)

@@ -49,3 +49,6 @@ model = dict(
                          avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
+# the recipe is for 4 GPUs x batch 4 (tools/dist_train.sh CONFIG 4): tools/train.py refuses
+# another world size unless --scale-lr
+recipe_gpus = 4
