@@ -83,8 +83,8 @@ def save_teacher(path, **head):
 def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp('reclip_teacher')
     shared, per_class = str(root / 'shared.pth'), str(root / 'per_class.pth')
-    save_teacher(shared)
-    save_teacher(per_class, positional_shared=False)
+    save_teacher(shared, positional_shared=True)
+    save_teacher(per_class)
     return dict(shared=shared, per_class=per_class)
 
 
@@ -121,7 +121,7 @@ def unit_query(head):
 # ---------------------------------------------------------------------------------- losses
 def test_each_loss_term_equals_direct_computation(checkpoints):
     # gumbel_scale 1 (instead of 1000) so that the Gumbel noise changes the masks
-    model = build_student(checkpoints['shared'], teacher=teacher_cfg(gumbel_scale=1.0))
+    model = build_student(checkpoints['per_class'], teacher=teacher_cfg(gumbel_scale=1.0))
     model.train()
     teacher, head = model.teacher, model.teacher.decode_head
     data = model.data_preprocessor(padded_data(), True)
@@ -168,7 +168,7 @@ def test_each_loss_term_equals_direct_computation(checkpoints):
 def test_text_loss_skips_empty_masks(checkpoints):
     """A present class that no pixel takes has no masked feature: it is left out of Eq. 5 (its
     straight-through gradient through 0 / eps and normalize(0) would be ~1e17)."""
-    model = build_student(checkpoints['shared'])
+    model = build_student(checkpoints['per_class'])
     head = model.teacher.decode_head
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, len(NAMES), 8, 8, generator=g)
@@ -194,7 +194,7 @@ def test_text_loss_skips_empty_masks(checkpoints):
 @pytest.mark.parametrize('weights,absent', [(dict(feature_loss_weight=0), 'loss_feat'),
                                             (dict(text_loss_weight=0), 'loss_text')])
 def test_table7_switches_drop_terms(checkpoints, weights, absent):
-    model = build_student(checkpoints['shared'], **weights)
+    model = build_student(checkpoints['per_class'], **weights)
     model.train()
     data = model.data_preprocessor(make_data(), True)
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -203,7 +203,7 @@ def test_table7_switches_drop_terms(checkpoints, weights, absent):
 
 
 def test_ground_truth_is_never_read(checkpoints):
-    model = build_student(checkpoints['shared'])
+    model = build_student(checkpoints['per_class'])
     model.train()
     a = model.data_preprocessor(padded_data(seed=0, gt_seed=1), True)
     b = model.data_preprocessor(padded_data(seed=0, gt_seed=2), True)
@@ -255,7 +255,7 @@ def test_table6_student_heads_equal_direct_formula(checkpoints, student_head, po
 
 
 def test_original_head_is_a_trainable_conv(checkpoints):
-    model = build_student(checkpoints['shared'], 'original')
+    model = build_student(checkpoints['per_class'], 'original')
     conv_seg = model.decode_head.conv_seg
     assert isinstance(conv_seg, nn.Conv2d) and conv_seg.out_channels == len(NAMES)
     assert conv_seg.in_channels == EMBED
@@ -280,7 +280,7 @@ def test_incompatible_teachers_are_refused():
 # ---------------------------------------------------------------------------------- training
 @pytest.mark.parametrize('student_head', ['query_reference', 'query_reference_pe'])
 def test_training_freezes_teacher_and_checkpoint_is_self_contained(checkpoints, student_head):
-    model = build_student(checkpoints['shared'], student_head)
+    model = build_student(checkpoints['per_class'], student_head)
     w_r = model.decode_head.conv_seg.reference_embeddings.clone()
     model.init_weights()  # as the runner does: the teacher and W_r keep the checkpoint's values
     assert torch.equal(model.decode_head.conv_seg.reference_embeddings, w_r)
@@ -328,7 +328,7 @@ def test_training_freezes_teacher_and_checkpoint_is_self_contained(checkpoints, 
 
 
 def test_renormalize_is_exact(checkpoints):
-    model = build_student(checkpoints['shared'])
+    model = build_student(checkpoints['per_class'])
     teacher = model.teacher
     raw = make_data(seed=3)
     student_inputs = model.data_preprocessor(copy.deepcopy(raw), False)['inputs']
@@ -372,7 +372,8 @@ def test_checkpoint_for_other_class_names(checkpoints):
     logger = MMLogger.get_current_instance()
     logger.addHandler(handler)
     try:
-        model = build_student(checkpoints['shared'], teacher=teacher_cfg(other))
+        model = build_student(checkpoints['shared'],
+                              teacher=teacher_cfg(other, positional_shared=True))
     finally:
         logger.removeHandler(handler)
     messages = [r.getMessage() for r in records]

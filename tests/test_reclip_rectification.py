@@ -195,15 +195,27 @@ def test_positional_bias_defaults_and_official_variant():
     assert [(c.in_channels, c.out_channels) for c in convs] == [(768, 512), (512, 256), (256, 21)]
     assert isinstance(list(net.net)[-1], nn.ReLU)
     assert sum(isinstance(m, nn.ReLU) for m in net.modules()) == 3
-    assert PositionalBias(relu=False).net.__len__() == 6
-    with pytest.raises(ValueError):
-        PositionalBias(shared=False)
+    assert PositionalBias(num_classes=3, relu=False).net.__len__() == 6
+    with pytest.raises(ValueError, match='num_classes is required'):
+        PositionalBias()  # one map per class by default
+    assert PositionalBias(shared=True).out_channels == 1  # the ablation
+    # the authors' initialisation: kaiming-normal (fan_out) convolutions, BN weight 1 / bias 0;
+    # ours starts the last BN at 0 (M_p = 0 at the start)
+    authors = PositionalBias(num_classes=21, zero_init_output=False)
+    norms = [m for m in authors.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(bool((n.weight == 1).all() and (n.bias == 0).all()) for n in norms)
+    first = authors.net[0].weight
+    assert abs(first.std().item() - math.sqrt(2 / (512 * 9))) < 0.05 * math.sqrt(2 / (512 * 9))
+    ours = PositionalBias(num_classes=21)
+    last = [m for m in ours.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+    assert (last.weight == 0).all()
+    assert (ours(torch.randn(1, 768, 4, 5)) == 0).all()
 
 
 def test_positional_bias_only_trainable_part():
     """In a model with a frozen encoder, PositionalBias holds the trainable parameters."""
     frozen = nn.Conv2d(3, 16, 1).requires_grad_(False)
-    model = nn.ModuleDict(dict(encoder=frozen, pos_bias=PositionalBias(16, hidden=(8, 4))))
+    model = nn.ModuleDict(dict(encoder=frozen, pos_bias=PositionalBias(16, num_classes=3, hidden=(8, 4))))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith('pos_bias.') for n in trainable)
 

@@ -72,11 +72,14 @@ def test_registered_and_wired():
 
 @pytest.mark.parametrize('variant', [dict(), dict(use_reference=False),
                                      dict(use_positional=False), dict(subtract=False),
-                                     dict(positional_shared=False)])
+                                     dict(positional_shared=True)])
 def test_forward_equals_direct_formula(variant):
     model = build(**variant)
     model.eval()
     head = model.decode_head
+    if head.positional is not None:  # a trained-like bias (it starts at 0)
+        with torch.no_grad():
+            head.positional.net[-1].weight.fill_(1.0)
     feats = features(model)
     with torch.no_grad():
         out = head(feats)
@@ -197,3 +200,25 @@ def test_learnable_query_table3():
         model.train_step(make_data(seed=step), optim)
     assert not torch.equal(head.query_prompt.context.detach(), ctx)
     assert 'decode_head.query_prompt.context' in model.state_dict()
+
+
+@pytest.mark.parametrize('shared', [False, True])
+def test_gradient_reaching_the_positional_net(shared):
+    """The per-class bias (default) learns from Eq. 5; a map shared by all classes shifts every
+    class equally at a pixel, which softmax, Gumbel-softmax and argmax ignore: zero gradient."""
+    model = build(positional_shared=shared)
+    positional = model.decode_head.positional
+    assert positional.out_channels == (1 if shared else len(NAMES))
+    model.train()
+    data = model.data_preprocessor(make_data(), True)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    loss = sum(v for k, v in losses.items() if 'loss' in k)
+    loss.backward()
+    norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in positional.parameters()
+                          if p.grad is not None))
+    reference = model.decode_head.reference_prompt.context.grad.norm()
+    assert reference > 0  # the loss does train something
+    if shared:
+        assert norm < 1e-4 * reference, (norm, reference)  # float round-off only
+    else:
+        assert norm > 1e-2 * reference, (norm, reference)

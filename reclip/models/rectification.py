@@ -55,9 +55,14 @@ class PositionalBias(nn.Module):
     """Space-preference bias from the positional embedding (Sec. 3.3, ``M_p``).
 
     Three 3x3 conv layers (padding 1), each followed by BatchNorm2d, with widths
-    ``in_channels -> hidden[0] -> hidden[1] -> out``. ``out`` is 1 with ``shared=True``
-    (the paper: one positional logit map shared by all classes, ``M_p in R^{n x 1}``) or
-    ``num_classes`` with ``shared=False`` (the authors' code: one map per class).
+    ``in_channels -> hidden[0] -> hidden[1] -> num_classes``: one bias map per class, as the
+    authors' network (``model/model.py:288-314`` of dogehhh/ReCLIP), convolutions initialised
+    kaiming-normal (fan_out, ReLU) and BatchNorm to weight 1, bias 0 as theirs.
+
+    ``shared=True`` (an ablation only) outputs ONE map added to every class (the paper's
+    ``M_p in R^{n x 1}`` read literally). It cannot learn: a value added to every class at a
+    pixel changes neither the softmax, nor the Gumbel-softmax, nor the argmax, so the net gets
+    (numerically) zero gradient from Eq. 5 and Table 4's "+PE" cannot happen with it.
 
     ReLU: the official code puts a ReLU after every BN (768->512->256->C). Here ``relu=True``
     (default) puts a ReLU after the first two BNs, i.e. between layers; the output of the
@@ -65,25 +70,36 @@ class PositionalBias(nn.Module):
     either sign, as the paper's description (conv + BN, no activation mentioned) allows.
     ``final_relu=True`` reproduces the official network exactly (non-negative bias).
 
+    ``zero_init_output=True`` (default) starts the last BatchNorm at weight 0, so that ``M_p``
+    is 0 at the start and rectification begins as plain CLIP: a per-class bias of unit variance
+    next to cosine logits of about 0.1 would saturate the x1000 Gumbel-softmax and stop every
+    gradient of Eq. 5 at the first step. ``False`` is the authors' initialisation (weight 1).
+
     Input: the ViT positional embedding resized to the patch grid, (1, D, h, w)
     (``ClipFeatures.pos_embed`` of maskclip's encoders). Output: (1, out, h, w), or
     (batch_size, out, h, w) when ``batch_size`` is given (an expanded view).
     """
 
     def __init__(self, in_channels: int = 768, num_classes: Optional[int] = None,
-                 shared: bool = True, hidden: tuple[int, int] = (512, 256),
-                 relu: bool = True, final_relu: bool = False):
+                 shared: bool = False, hidden: tuple[int, int] = (512, 256),
+                 relu: bool = True, final_relu: bool = False, zero_init_output: bool = True):
         super().__init__()
         if not shared and num_classes is None:
-            raise ValueError('num_classes is required when shared=False')
+            raise ValueError('num_classes is required: the bias has one map per class '
+                             '(shared=True, one map for all, is an ablation that cannot learn)')
         self.shared = shared
         self.out_channels = 1 if shared else int(num_classes)
         widths = [in_channels, *hidden, self.out_channels]
         layers: list[nn.Module] = []
         for i in range(3):
-            layers.append(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1))
-            layers.append(nn.BatchNorm2d(widths[i + 1]))
+            conv = nn.Conv2d(widths[i], widths[i + 1], 3, padding=1)
+            nn.init.kaiming_normal_(conv.weight, mode='fan_out', nonlinearity='relu')
+            nn.init.zeros_(conv.bias)
             last = i == 2
+            norm = nn.BatchNorm2d(widths[i + 1])
+            nn.init.constant_(norm.weight, 0.0 if last and zero_init_output else 1.0)
+            nn.init.zeros_(norm.bias)
+            layers += [conv, norm]
             if (relu and not last) or (final_relu and last):
                 layers.append(nn.ReLU(inplace=True))
         self.net = nn.Sequential(*layers)

@@ -59,7 +59,9 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         use_reference / use_positional: include ``M_r`` / ``M_p`` (a disabled term is 0).
         reference_context_length / reference_init: ``context_length`` / ``init`` of
             :class:`~reclip.models.reference_prompt.ReferencePrompt`.
-        positional_shared: one ``M_p`` map for all classes (paper) or one per class (official).
+        positional_shared: ``False`` (default): one ``M_p`` map per class, as the authors' code;
+            ``True``: one map for all classes, an ablation that cannot learn (see
+            :class:`~reclip.models.rectification.PositionalBias`).
         positional_in_channels: width of the positional embedding; default: the ViT's width.
         subtract: ``M = M_q - M_b`` (True) or ``M_q + M_b`` (Table 5 ablation).
         gumbel_tau / gumbel_scale: Eq. 4 (``softmax((scale * M + g) / tau)``).
@@ -81,7 +83,7 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  reference_context_length: Optional[int] = None,
                  reference_init: str = 'X',
                  use_positional: bool = True,
-                 positional_shared: bool = True,
+                 positional_shared: bool = False,
                  positional_in_channels: Optional[int] = None,
                  subtract: bool = True,
                  gumbel_tau: float = 1.0,
