@@ -7,8 +7,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
-from torch import nn
 from open_clip.transformer import QuickGELU, ResidualAttentionBlock, VisionTransformer
+from torch import nn
 
 from .base import ClipFeatures, FrozenClipEncoder, resize_pos_embed
 
