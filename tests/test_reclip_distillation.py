@@ -383,3 +383,30 @@ def test_checkpoint_for_other_class_names(checkpoints):
     saved = torch.load(checkpoints['shared'])['state_dict']
     context = saved['decode_head.reference_prompt.context']
     assert torch.equal(model.teacher.decode_head.reference_prompt.context.detach(), context)
+
+
+def test_released_code_trains_the_student_with_l_mask_only(checkpoints):
+    """feature_terms_grad=False (the authors' ``feat = output.detach()``): the same loss values,
+    but the student's gradients are those of L_mask alone; the default trains with all three."""
+    grads = {}
+    for grad in (True, False):
+        model = build_student(checkpoints['per_class'], feature_terms_grad=grad)
+        model.train()
+        data = model.data_preprocessor(padded_data(), True)
+        losses = model.loss(data['inputs'], copy.deepcopy(data['data_samples']))
+        total = losses['decode.loss_ce'] + losses['loss_feat'] + losses['loss_text']
+        params = [p for p in model.decode_head.parameters() if p.requires_grad]
+        grads[grad] = torch.autograd.grad(total, params, allow_unused=True, retain_graph=True)
+        if not grad:
+            mask_only = torch.autograd.grad(losses['decode.loss_ce'], params, allow_unused=True)
+        grads[grad, 'values'] = [float(losses[k]) for k in ('loss_feat', 'loss_text')]
+    assert grads[True, 'values'] == pytest.approx(grads[False, 'values'])
+    for ours, expected in zip(grads[False], mask_only):
+        if expected is None:
+            assert ours is None or not ours.any()
+        else:
+            torch.testing.assert_close(ours, expected)
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[True], grads[False])
+               if a is not None and b is not None)
+    with pytest.raises(TypeError, match='feature_terms_grad must be True or False'):
+        build_student(checkpoints['per_class'], feature_terms_grad='no')

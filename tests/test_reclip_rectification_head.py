@@ -222,3 +222,72 @@ def test_gradient_reaching_the_positional_net(shared):
         assert norm < 1e-4 * reference, (norm, reference)  # float round-off only
     else:
         assert norm > 1e-2 * reference, (norm, reference)
+
+
+def authors_eq5_loop(feat, gumbel, text, present, logit_scale):
+    """Eq. 5 written as dogehhh/ReCLIP@99b64d7 model/model.py:368-385 loops over it: per image,
+    per present class, AdaptiveAvgPool2d of mask * feature, logits over all classes, CE; the sum
+    over images divided by the batch size."""
+    feat = feat / feat.norm(dim=1, keepdim=True)
+    loss = 0
+    for j in range(feat.shape[0]):
+        classes = [int(i) for i in present[j].nonzero()]
+        if not classes:
+            continue
+        pooled = torch.stack([
+            torch.nn.AdaptiveAvgPool2d((1, 1))(feat[j:j + 1] * gumbel[j, i][None, None]).flatten()
+            for i in classes])
+        loss = loss + F.cross_entropy(logit_scale * pooled @ text.t(), torch.tensor(classes))
+    return loss / feat.shape[0]
+
+
+def test_authors_eq5_equals_their_loop_in_value_and_gradient():
+    from reclip.models.rectification import authors_contrastive_loss
+    torch.manual_seed(3)
+    feat = torch.randn(3, 8, 5, 6, requires_grad=True)
+    gumbel = F.one_hot(torch.randint(0, 4, (3, 5, 6)), 4).permute(0, 3, 1, 2).float()
+    gumbel[0, 2] = 0  # a present class with an empty mask: kept, as theirs
+    gumbel.requires_grad_(True)
+    text = F.normalize(torch.randn(4, 8), dim=-1)
+    present = torch.tensor([[1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    ours = authors_contrastive_loss(feat, gumbel, text, present, 100.0)
+    ours.backward()
+    grads = feat.grad.clone(), gumbel.grad.clone()
+    feat.grad = gumbel.grad = None
+    theirs = authors_eq5_loop(feat, gumbel, text, present, 100.0)
+    theirs.backward()
+    torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(grads[0], feat.grad)
+    torch.testing.assert_close(grads[1], gumbel.grad)
+
+
+def test_head_uses_the_authors_eq5_on_its_gumbel_masks():
+    from reclip.models.rectification import gumbel_masks
+    model = build(contrastive_rule='authors')
+    head = model.decode_head
+    feats = features(model)
+    logits = torch.randn(2, 4, *feats.dense.shape[-2:])
+    present = torch.tensor([[1, 1, 0, 0], [0, 1, 1, 1]], dtype=torch.bool)
+    ours = head.text_guided_loss(logits, feats.dense, present)
+    masks = gumbel_masks(logits, generator=head._gumbel_generator(logits.device))
+    theirs = authors_eq5_loop(feats.dense, masks, head.query_embeddings(), present, 100.0)
+    torch.testing.assert_close(ours, theirs)
+    paper = build().decode_head.text_guided_loss(logits, feats.dense, present)
+    assert not torch.allclose(ours, paper)
+    with pytest.raises(ValueError, match="'paper' or 'authors'"):
+        build(contrastive_rule='theirs')
+
+
+def test_reference_norm_matrix_reaches_the_logits_and_the_student():
+    model = build(reference_norm='matrix')
+    model.eval()
+    head = model.decode_head
+    raw = head.reference_prompt.raw_embeddings().detach()
+    torch.testing.assert_close(head.reference_embeddings(), raw / raw.norm())
+    feats = features(model)
+    with torch.no_grad():
+        m_q, m_r, _ = head.logit_maps(feats)
+    expected = torch.einsum('bchw,kc->bkhw', F.normalize(feats.dense, dim=1), raw / raw.norm())
+    torch.testing.assert_close(m_r, expected, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="'row' or 'matrix'"):
+        build(reference_norm='frobenius')

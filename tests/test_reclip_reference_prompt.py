@@ -35,6 +35,26 @@ def test_injected_context_equals_encode_text():
     assert len(set(ref.eot_index.tolist())) > 1
 
 
+def test_authors_matrix_normalisation_of_w_r():
+    """norm='matrix' (dogehhh/ReCLIP@99b64d7 model.py:356-357, ``prompt / prompt.norm()``): the
+    raw text features divided by the Frobenius norm of the whole K x C matrix."""
+    prefix = 'a photo of a'
+    ref = ReferencePrompt(NAMES, CLIP, context_length=4, init='random')
+    ref.set_context_from_text(prefix)
+    model = load_clip(**CLIP)
+    tokens = open_clip.get_tokenizer(TINY_VIT)([f'{prefix} {name}' for name in NAMES])
+    with torch.no_grad():
+        raw = model.encode_text(tokens)
+        w_r = ref('matrix')
+    torch.testing.assert_close(w_r, raw / raw.norm(), atol=1e-6, rtol=1e-4)
+    assert torch.isclose(w_r.pow(2).sum(), torch.tensor(1.0))
+    rows = w_r.norm(dim=-1)
+    assert not torch.allclose(rows, rows[0].expand_as(rows))  # rows keep their relative lengths
+    assert rows.mean() == pytest.approx(len(NAMES) ** -0.5, rel=0.2)
+    with pytest.raises(ValueError, match="'row' or 'matrix'"):
+        ref('frobenius')
+
+
 def test_only_context_is_trained():
     ref = ReferencePrompt(NAMES[:4], CLIP)
     trainable = [name for name, p in ref.named_parameters() if p.requires_grad]

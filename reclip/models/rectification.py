@@ -191,6 +191,40 @@ def contrastive_loss(pooled: torch.Tensor, text_embeddings: torch.Tensor,
     return F.cross_entropy(sims / temperature, targets)
 
 
+def authors_contrastive_loss(features: torch.Tensor, masks: torch.Tensor,
+                             text_embeddings: torch.Tensor, present: torch.Tensor,
+                             logit_scale: float = 100.0) -> torch.Tensor:
+    """Eq. 5 as the authors' released code computes it (dogehhh/ReCLIP@99b64d7,
+    ``model/model.py:368-385``), which differs from the paper's text in four ways:
+
+    * each class's masked features are averaged over ALL ``h * w`` positions
+      (``AdaptiveAvgPool2d(mask * feat)``), not over the mask's area;
+    * the pooled vector is not L2-normalised: logits are ``logit_scale * pooled @ W_q^T`` (the
+      per-pixel features are unit vectors before pooling);
+    * the cross-entropy is averaged over the present classes of each image, then summed over the
+      images and divided by the batch size (an image without present classes adds 0);
+    * a present class with an empty mask is kept (its pooled vector is 0: uniform logits).
+
+    Args:
+        features: (B, D, h, w) dense features ``Z`` (normalised per position here).
+        masks: (B, C, h, w) hard Gumbel masks.
+        text_embeddings: (C, D) Query embeddings ``W_q``.
+        present: (B, C) bool class existence.
+        logit_scale: CLIP's logit scale (100).
+    """
+    feats = F.normalize(features, dim=1)
+    h, w = feats.shape[-2:]
+    pooled = torch.einsum('bchw,bdhw->bcd', masks, feats) / (h * w)
+    present = present.bool()
+    total = pooled.sum() * 0
+    for b in range(pooled.shape[0]):
+        classes = present[b].nonzero(as_tuple=True)[0]
+        if len(classes):
+            logits = logit_scale * pooled[b, classes] @ text_embeddings.to(pooled.dtype).t()
+            total = total + F.cross_entropy(logits, classes)
+    return total / pooled.shape[0]
+
+
 @torch.no_grad()
 def class_existence(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
                     logit_scale: float = 100.0, threshold: float = EXISTENCE_DEFAULTS['voc'][0],

@@ -24,7 +24,8 @@ from maskclip.models.backbones.base import ClipFeatures
 from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors.maskclip_plus import current_iteration
 from maskclip.models.text_classifier import TextClassifier
-from reclip.models.rectification import (EXISTENCE_DEFAULTS, PositionalBias, class_existence,
+from reclip.models.rectification import (EXISTENCE_DEFAULTS, PositionalBias,
+                                         authors_contrastive_loss, class_existence,
                                          contrastive_loss, gumbel_masks, masked_average_pool,
                                          rectify_logits)
 from reclip.models.existence_cache import load_existence_cache
@@ -66,6 +67,14 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         subtract: ``M = M_q - M_b`` (True) or ``M_q + M_b`` (Table 5 ablation).
         gumbel_tau / gumbel_scale: Eq. 4 (``softmax((scale * M + g) / tau)``).
         temperature: ``tau`` of Eq. 5.
+        reference_norm: ``'row'`` (default, cosine logits) or ``'matrix'`` (the authors': ``W_r``
+            divided by its Frobenius norm), see
+            :meth:`~reclip.models.reference_prompt.ReferencePrompt.forward`.
+        contrastive_rule: ``'paper'`` (default): Eq. 5 on mask-area means, cosine / ``tau``,
+            mean over (image, present class) pairs, pairs with an empty mask left out;
+            ``'authors'``: as their released code, see
+            :func:`~reclip.models.rectification.authors_contrastive_loss` (logit scale
+            ``1 / temperature``).
         existence: a key of ``EXISTENCE_DEFAULTS`` or a ``(threshold, top_k)`` tuple.
         existence_cache: a JSON file from ``tools/cache_class_existence.py`` (image file name ->
             present class indices) used instead of computing existence online.
@@ -89,6 +98,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  gumbel_tau: float = 1.0,
                  gumbel_scale: float = 1000.0,
                  temperature: float = 0.01,
+                 contrastive_rule: str = 'paper',
+                 reference_norm: str = 'row',
                  existence: Union[str, Tuple[float, int]] = 'voc',
                  existence_cache: Optional[str] = None,
                  logit_scale: float = 100.0,
@@ -122,6 +133,13 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         self.gumbel_tau = gumbel_tau
         self.gumbel_scale = gumbel_scale
         self.temperature = temperature
+        if contrastive_rule not in ('paper', 'authors'):
+            raise ValueError(f"contrastive_rule must be 'paper' or 'authors', not "
+                             f'{contrastive_rule!r}.')
+        self.contrastive_rule = contrastive_rule
+        if reference_norm not in ('row', 'matrix'):
+            raise ValueError(f"reference_norm must be 'row' or 'matrix', not {reference_norm!r}.")
+        self.reference_norm = reference_norm
         self.existence_threshold, self.existence_top_k = _resolve_existence(existence)
         self.existence_cache = (load_existence_cache(existence_cache, self.class_names)
                                 if existence_cache else None)
@@ -157,17 +175,17 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         self._prompt_cache = {}
         return self
 
-    def _prompt_embeddings(self, name: str) -> torch.Tensor:
+    def _prompt_embeddings(self, name: str, norm: str = 'row') -> torch.Tensor:
         """(K, C) embeddings of a learnable prompt: recomputed in training, cached in eval."""
         prompt = getattr(self, name)
         if self.training:
-            return prompt()
+            return prompt(norm)
         ctx = prompt.context
         key = (ctx.data_ptr(), ctx._version, ctx.device, ctx.dtype)
         cached = self._prompt_cache.get(name)
         if cached is None or cached[0] != key:
             with torch.no_grad():
-                cached = self._prompt_cache[name] = (key, prompt().detach())
+                cached = self._prompt_cache[name] = (key, prompt(norm).detach())
         return cached[1]
 
     def query_embeddings(self) -> torch.Tensor:
@@ -177,8 +195,9 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         return self.conv_seg.embedding_matrix()[self.query_rows]
 
     def reference_embeddings(self) -> torch.Tensor:
-        """(K, C) ``W_r``: recomputed every call in training, cached in eval mode."""
-        return self._prompt_embeddings('reference_prompt')
+        """(K, C) ``W_r`` (normalised per ``reference_norm``): recomputed every call in
+        training, cached in eval mode."""
+        return self._prompt_embeddings('reference_prompt', self.reference_norm)
 
     def logit_maps(self, inputs: ClipFeatures, w_q: Optional[torch.Tensor] = None):
         """``(M_q, M_r, M_p)``; a disabled term is the scalar 0. ``w_q``: the Query embeddings
@@ -237,9 +256,12 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         """
         masks = gumbel_masks(logits, tau=self.gumbel_tau, scale=self.gumbel_scale,
                              generator=self._gumbel_generator(logits.device))
+        w_q = self.query_embeddings() if w_q is None else w_q
+        if self.contrastive_rule == 'authors':
+            return authors_contrastive_loss(dense.to(masks.dtype), masks, w_q,
+                                            present.to(masks.device), 1.0 / self.temperature)
         pooled = masked_average_pool(dense.to(masks.dtype), masks)
         present = present.to(masks.device).bool() & (masks.detach().sum(dim=(2, 3)) > 0)
-        w_q = self.query_embeddings() if w_q is None else w_q
         return contrastive_loss(pooled, w_q, present, self.temperature)
 
     def loss(self, inputs: ClipFeatures, batch_data_samples, train_cfg) -> dict:

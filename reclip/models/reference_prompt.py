@@ -153,14 +153,29 @@ class ReferencePrompt(nn.Module):
                              f'{self.context_length}.')
         self.context.copy_(self.token_embedding.weight[torch.tensor(ids)])
 
-    def forward(self) -> torch.Tensor:
-        """``W_r``: (K, C) L2-normalised reference text embeddings, one row per class."""
+    def raw_embeddings(self) -> torch.Tensor:
+        """(K, C) reference text features before any normalisation."""
         length = int(self.eot_index.max()) + 1  # exact: the mask is causal, pooling at EOT
         ids = self.token_ids[:, :length]
         x = self.token_embedding(ids)
         ctx = self.context.to(x.dtype).unsqueeze(0).expand(ids.shape[0], -1, -1)
         x = torch.cat([x[:, :1], ctx, x[:, 1 + self.context_length:]], dim=1)
-        return F.normalize(text_tower(self, x, self.eot_index).float(), dim=-1)
+        return text_tower(self, x, self.eot_index).float()
+
+    def forward(self, norm: str = 'row') -> torch.Tensor:
+        """``W_r``: (K, C) reference text embeddings, one row per class.
+
+        ``norm='row'`` (the paper's cosine): each row L2-normalised. ``norm='matrix'``: the
+        whole K x C matrix divided by its Frobenius norm, as the authors' ``prompt /
+        prompt.norm()`` (dogehhh/ReCLIP@99b64d7 ``model/model.py:356-357``): rows keep their
+        relative lengths and each is about ``1 / sqrt(K)`` long, so ``M_r`` is that much smaller.
+        """
+        raw = self.raw_embeddings()
+        if norm == 'row':
+            return F.normalize(raw, dim=-1)
+        if norm == 'matrix':
+            return raw / raw.norm()
+        raise ValueError(f"norm must be 'row' or 'matrix', not {norm!r}.")
 
     def extra_repr(self) -> str:
         return f'num_classes={self.num_classes}, context_length={self.context_length}'

@@ -104,13 +104,21 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
             off, Table 7).
         normalize_features: classify cosines instead of raw student features.
         teacher_amp: run the teacher in float16 on CUDA.
+        feature_terms_grad: ``True`` (default, the paper's Eq. 8 and Table 7): ``L_feat`` and
+            ``L_text`` train the student. ``False`` is the authors' released code
+            (dogehhh/ReCLIP@99b64d7 ``model/model.py:1214``: ``feat = output.detach()`` feeds both
+            terms), where only ``L_mask`` trains the student and the two terms are logged only;
+            this contradicts the paper's Table 7 (see docs/reproduction.md).
     """
 
     def __init__(self, teacher: dict, backbone: dict, decode_head: dict,
                  teacher_checkpoint: Optional[str] = None,
                  student_head: str = 'query_reference',
                  feature_loss_weight: float = 0.5, text_loss_weight: float = 0.5,
-                 normalize_features: bool = False, teacher_amp: bool = True, **kwargs):
+                 normalize_features: bool = False, teacher_amp: bool = True,
+                 feature_terms_grad: bool = True, **kwargs):
+        if not isinstance(feature_terms_grad, bool):
+            raise TypeError(f'feature_terms_grad must be True or False, not {feature_terms_grad!r}.')
         if student_head not in STUDENT_HEADS:
             raise ValueError(f"Unknown student_head '{student_head}'; choose one of "
                              f'{list(STUDENT_HEADS)}.')
@@ -133,6 +141,7 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         self.feature_loss_weight = feature_loss_weight
         self.text_loss_weight = text_loss_weight
         self.teacher_amp = teacher_amp
+        self.feature_terms_grad = feature_terms_grad
         self._teacher_loaded = False
         if teacher_checkpoint:
             self.load_teacher()
@@ -201,12 +210,15 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         feats = self.decode_head._forward_feature(self.extract_feat(inputs))
         seg_logits = self.decode_head.cls_seg(feats)
         losses = add_prefix(self.decode_head.loss_by_feat(seg_logits, data_samples), 'decode')
+        # the authors' code detaches the features of both terms (feature_terms_grad=False)
+        term_feats = feats if self.feature_terms_grad else feats.detach()
         if self.feature_loss_weight:
             losses['loss_feat'] = self.feature_loss_weight * feature_l1(
-                feats, teacher_feats.dense.float(), size)
+                term_feats, teacher_feats.dense.float(), size)
         if self.text_loss_weight:
             head = self.teacher.decode_head
             present = head.present_classes(teacher_feats.global_embedding.float(), data_samples)
+            term_logits = seg_logits if self.feature_terms_grad else seg_logits.detach()
             losses['loss_text'] = self.text_loss_weight * head.text_guided_loss(
-                seg_logits, feats, present)
+                term_logits, term_feats, present)
         return losses
