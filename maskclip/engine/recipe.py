@@ -10,6 +10,7 @@ with the total batch (mmengine's ``auto_scale_lr``), and says so. Configs withou
 """
 from __future__ import annotations
 
+import logging
 import os
 
 from mmengine.logging import print_log
@@ -41,4 +42,4 @@ def check_recipe_world_size(cfg, world_size: int, scale_lr: bool = False, name: 
     print_log(f'{what}: recipe for {gpus} GPU(s), run on {world_size}: --scale-lr scales the '
               f'learning rate by {world_size * per_gpu}/{gpus * per_gpu} (total batch '
               f'{world_size * per_gpu} instead of {gpus * per_gpu}).', logger='current',
-              level=30)
+              level=logging.WARNING)
