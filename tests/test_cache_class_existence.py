@@ -75,7 +75,7 @@ def configs(tmp_path_factory):
 @pytest.fixture(scope='module')
 def cache(tool, configs, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('existence') / 'voc_train.json')
-    tool([configs['rect'], '--out', out, '--batch-size', '3'])
+    tool([configs['rect'], '--out', out, '--batch-size', '3', '--preprocess', 'test'])
     return out
 
 
@@ -120,10 +120,54 @@ def test_cache_equals_direct_existence(cache, configs, capsys):
 
 def test_distillation_config_uses_its_teacher(tool, cache, configs, tmp_path, capsys):
     out = str(tmp_path / 'from_distill.json')
-    tool([configs['distill'], '--out', out])
+    tool([configs['distill'], '--out', out, '--preprocess', 'test'])
     assert 'model.teacher.decode_head.existence_cache=' in capsys.readouterr().out
     with open(out) as f, open(cache) as g:
         assert json.load(f)['present'] == json.load(g)['present']
+
+
+@torch.no_grad()
+def authors_existence(threshold: float, top_k: int) -> dict:
+    """The authors' tools/pseudo_class.py (dogehhh/ReCLIP@99b64d7, lines 103-125): PIL image ->
+    Resize(224, bicubic) on the short side -> CenterCrop(224) -> CLIP mean/std -> the plain CLIP
+    ``encode_image``; ``100 * cos >= threshold``, else the first K of a descending sort."""
+    from torchvision import transforms as T
+
+    from maskclip.clip import load_clip
+    model = load_clip(**CLIP)
+    head = ReCLIPRectificationHead('sample_scenes', CLIP, templates='single',
+                                   use_reference=False, use_positional=False)
+    text = head.query_embeddings()
+    preprocess = T.Compose([
+        T.Resize(224, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224),
+        lambda image: image.convert('RGB'), T.ToTensor(),
+        T.Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))])
+    rows = {}
+    for path in IMAGES:
+        from PIL import Image
+        feature = model.encode_image(preprocess(Image.open(path))[None])
+        logits = 100.0 * (feature / feature.norm(dim=1, keepdim=True)) @ text.t()
+        classes = [j for j in range(logits.shape[1]) if logits[0, j] >= threshold]
+        if not classes:
+            classes = torch.sort(logits, descending=True, dim=1)[1][0, :top_k].tolist()
+        rows[osp.splitext(osp.basename(path))[0]] = sorted(classes)
+    return rows
+
+
+def test_clip_preprocessing_cache_equals_the_authors(tool, configs, tmp_path):
+    """The default view: CLIP's own preprocessing through the plain CLIP model, ``>=``."""
+    out = str(tmp_path / 'clip_view.json')
+    # the authors' MaskCLIP-style tower (exact GELU, eps 1e-6) must not change the plain CLIP view
+    tool([configs['rect'], '--out', out, '--batch-size', '3', '--cfg-options',
+          'model.decode_head.existence_inclusive=True', 'model.backbone.mlp_act=gelu',
+          'model.backbone.ln_eps=1e-6'])
+    with open(out) as f:
+        data = json.load(f)
+    assert data['settings']['preprocess'] == 'clip' and data['settings']['inclusive'] is True
+    expected = authors_existence(*EXISTENCE)
+    assert data['present'] == expected
+    sizes = {len(v) for v in expected.values()}
+    assert 3 in sizes and len(sizes) > 1, expected  # both the threshold and the top-K fallback
 
 
 def samples_for(paths):

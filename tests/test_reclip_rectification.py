@@ -261,6 +261,18 @@ def test_class_existence_threshold_and_topk():
     assert got[1:].tolist() == [[True, True, True, True], [False, True, True, True]]
 
 
+def test_class_existence_inclusive_threshold():
+    """A logit exactly at the threshold: present with the authors' ``>=``, not with ``>``."""
+    text = torch.eye(3)
+    img = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])  # cosines exactly 1 / .6 .8
+    # threshold 0.8 (scale 1): row 0 has 1.0 > 0.8 either way; row 1's 0.8 is the tie
+    strict = class_existence(img, text, logit_scale=1.0, threshold=0.8, top_k=2)
+    inclusive = class_existence(img, text, logit_scale=1.0, threshold=0.8, top_k=2,
+                                inclusive=True)
+    assert strict.tolist() == [[True, False, False], [True, True, False]]  # row 1: top-2
+    assert inclusive.tolist() == [[True, False, False], [False, True, False]]
+
+
 def test_existence_defaults():
     assert EXISTENCE_DEFAULTS == {'voc': (23, 2), 'context': (20, 6), 'ade': (21, 5),
                                   'cityscapes': (21.5, 2), 'coco': (20, 8)}

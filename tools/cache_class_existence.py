@@ -1,13 +1,21 @@
 """Precompute ReCLIP's class existence (paper Sec. 3.4) for every image of a dataset split.
 
     python tools/cache_class_existence.py CONFIG --out FILE [--split train]
-        [--clip-weights PATH | --random-weights] [--batch-size N] [--cfg-options k=v ...]
+        [--preprocess clip|test] [--half] [--clip-weights PATH | --random-weights]
+        [--batch-size N] [--cfg-options k=v ...]
 
 CONFIG is a ReCLIP rectification config, or a distillation config (its ``model.teacher`` is
-used). Every image goes through a whole-image, test-style pipeline (LoadImageFromFile, the
-config's test-time ``Resize``, PackSegInputs; no labels are read), the frozen CLIP image tower
-gives its global embedding, and the head's ``present_classes`` logic (``logit_scale * cos`` above
-the threshold, else the top-K; ``existence`` in the config) picks the classes taken as present.
+used). Each image's global CLIP embedding is compared with the Query text embeddings by the
+head's rule (``logit_scale * cos`` above the threshold, ``>=`` with ``existence_inclusive``, else
+the top-K; ``existence`` in the config). How the image is seen (``--preprocess``):
+
+* ``clip`` (default, the authors' ``tools/pseudo_class.py:103-121`` at dogehhh/ReCLIP@99b64d7):
+  CLIP's own preprocessing (the RGB image resized bicubically to short side 224, centre crop
+  224, CLIP's mean/std) through the plain CLIP image tower (``encode_image``: CLIP's own
+  activation and LayerNorm eps, whatever the config's backbone sets). ``--half`` runs it in
+  float16 as they did (their model and text embeddings are float16 on the GPU).
+* ``test``: the whole image through the config's test-time ``Resize`` and the config's backbone
+  (its global embedding), the same view as the online existence at test size.
 
 The JSON written (``reclip.models.existence_cache``) maps each image id (file name without
 folder and extension) to its class indices, with the class names and the settings used. Use it
@@ -35,7 +43,6 @@ from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa
 from reclip.models.existence_cache import image_id, save_existence_cache  # noqa: E402
 
 HEAD = 'ReCLIPRectificationHead'
-#: Dataset wrappers whose inner dataset is visited once (repetition / resampling is dropped).
 
 
 def parse_args(argv=None):
@@ -47,6 +54,12 @@ def parse_args(argv=None):
                         help='dataset split, from cfg.<split>_dataloader.dataset (default: train)')
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images per forward pass (consecutive images of the same size)')
+    parser.add_argument('--preprocess', choices=['clip', 'test'], default='clip',
+                        help="'clip': CLIP's resize + centre crop 224 through the plain CLIP "
+                             "model, as the authors (default); 'test': the config's test resize "
+                             'through its backbone')
+    parser.add_argument('--half', action='store_true',
+                        help='float16 CLIP and text embeddings (the authors; --preprocess clip)')
     parser.add_argument('--device', default=None,
                         help="'cuda' or 'cpu' (default: cuda when available)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -56,6 +69,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
+    if args.half and args.preprocess != 'clip':
+        parser.error('--half is for --preprocess clip (the authors\' float16 CLIP)')
     return args
 
 
@@ -122,13 +137,68 @@ def progress_bar(total: int):
         return ProgressBar(total)
 
 
+def images_of(dataset):
+    """The image path of every image of a dataset built without a pipeline."""
+    for index in range(len(dataset)):
+        yield dataset.get_data_info(index)['img_path']
+
+
+def chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@torch.no_grad()
+def existence_clip_view(dataset, head, clip_cfg: dict, args, device):
+    """(image path, (K,) bool) per image, seen as CLIP's own preprocessing sees it."""
+    import open_clip
+    from PIL import Image
+
+    from maskclip.clip import load_clip
+    from reclip.models.rectification import present_from_logits
+
+    model = copy.deepcopy(load_clip(**clip_cfg)).to(device)
+    dtype = torch.float16 if args.half else torch.float32
+    model = model.to(dtype)
+    transform = open_clip.image_transform(model.visual.image_size, is_train=False)
+    text = head.query_embeddings().to(device=device, dtype=dtype)
+    for paths in chunks(images_of(dataset), args.batch_size):
+        images = torch.stack([transform(Image.open(path)) for path in paths])
+        embedding = model.encode_image(images.to(device=device, dtype=dtype))
+        # in the model's dtype, as the authors (float16 logits take few distinct values)
+        embedding = embedding / embedding.norm(dim=1, keepdim=True)
+        logits = head.logit_scale * embedding @ text.t()
+        rows = present_from_logits(logits.float(), head.existence_threshold,
+                                   head.existence_top_k, head.existence_inclusive)
+        yield from zip(paths, rows.cpu())
+
+
+@torch.no_grad()
+def existence_test_view(dataset, model, args):
+    """(image path, (K,) bool) per image through the config's test resize and backbone."""
+    for group in batches(dataset, args.batch_size):
+        data = model.data_preprocessor(pseudo_collate(group), False)
+        feats = model.extract_feat(data['inputs'])
+        rows = model.decode_head.present_classes(feats.global_embedding.float(),
+                                                 data['data_samples'])
+        for sample, row in zip(data['data_samples'], rows.cpu()):
+            yield sample.metainfo['img_path'], row
+
+
 @torch.no_grad()
 def compute(cfg, args) -> dict:
     from mmseg.registry import DATASETS, MODELS
 
     model_cfg = rectification_model_cfg(cfg)
-    resize = test_resize(cfg)
-    pipeline = [dict(type='LoadImageFromFile'), resize, dict(type='PackSegInputs')]
+    resize = test_resize(cfg) if args.preprocess == 'test' else None
+    pipeline = ([dict(type='LoadImageFromFile'), resize, dict(type='PackSegInputs')]
+                if resize else [])
     dataset_cfg = split_dataset_cfg(cfg, args.split, pipeline)
     check_image_layout(dataset_cfg)
     check_clip_weights(model_cfg)
@@ -139,30 +209,30 @@ def compute(cfg, args) -> dict:
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = MODELS.build(model_cfg).to(device).eval()
     head = model.decode_head
+    clip = model_cfg.get('clip') or {}
+    rows = (existence_clip_view(dataset, head, clip, args, device)
+            if args.preprocess == 'clip' else existence_test_view(dataset, model, args))
     present, paths = {}, {}
     bar = progress_bar(len(dataset))
-    for group in batches(dataset, args.batch_size):
-        data = model.data_preprocessor(pseudo_collate(group), False)
-        feats = model.extract_feat(data['inputs'])
-        rows = head.present_classes(feats.global_embedding.float(), data['data_samples'])
-        for sample, row in zip(data['data_samples'], rows.cpu()):
-            path = sample.metainfo['img_path']
-            key = image_id(path)
-            if key in paths and paths[key] != path:
-                raise ValueError(f"Two images share the id '{key}' ({paths[key]}, {path}): the "
-                                 'cache is keyed by file name without folder and extension.')
-            paths[key] = path
-            present[key] = [int(k) for k in torch.nonzero(row).flatten()]
-            bar.update(1)
+    for path, row in rows:
+        key = image_id(path)
+        if key in paths and paths[key] != path:
+            raise ValueError(f"Two images share the id '{key}' ({paths[key]}, {path}): the "
+                             'cache is keyed by file name without folder and extension.')
+        paths[key] = path
+        present[key] = [int(k) for k in torch.nonzero(row).flatten()]
+        bar.update(1)
     if hasattr(bar, 'close'):
         bar.close()
 
-    clip = model_cfg.get('clip') or {}
-    settings = dict(config=cfg.filename, split=args.split, threshold=head.existence_threshold,
-                    top_k=head.existence_top_k, logit_scale=head.logit_scale,
-                    clip_model=clip.get('model_name'), clip_weights=clip.get('pretrained'),
+    settings = dict(config=cfg.filename, split=args.split, preprocess=args.preprocess,
+                    half=args.half, threshold=head.existence_threshold,
+                    top_k=head.existence_top_k, inclusive=head.existence_inclusive,
+                    logit_scale=head.logit_scale, clip_model=clip.get('model_name'),
+                    clip_weights=clip.get('pretrained'),
                     templates=model_cfg['decode_head'].get('templates'),
-                    resize=dict(scale=resize.get('scale'), keep_ratio=resize.get('keep_ratio')),
+                    resize=(dict(scale=resize.get('scale'), keep_ratio=resize.get('keep_ratio'))
+                            if resize else 'clip'),
                     images=len(present))
     out_dir = osp.dirname(osp.abspath(args.out))
     os.makedirs(out_dir, exist_ok=True)

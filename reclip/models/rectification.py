@@ -228,13 +228,16 @@ def authors_contrastive_loss(features: torch.Tensor, masks: torch.Tensor,
 @torch.no_grad()
 def class_existence(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
                     logit_scale: float = 100.0, threshold: float = EXISTENCE_DEFAULTS['voc'][0],
-                    top_k: int = EXISTENCE_DEFAULTS['voc'][1]) -> torch.Tensor:
+                    top_k: int = EXISTENCE_DEFAULTS['voc'][1],
+                    inclusive: bool = False) -> torch.Tensor:
     """Classes taken to exist in each image (Sec. 3.4, "class existence").
 
     ``logits = logit_scale * cos(global image embedding, text embedding)``; a class is
-    present when its logit exceeds ``threshold``; an image with no class above the threshold
-    takes its ``top_k`` highest-scoring classes instead. Defaults: VOC, see
-    :data:`EXISTENCE_DEFAULTS`.
+    present when its logit is higher than ``threshold`` (the paper's words), or at least
+    ``threshold`` with ``inclusive=True`` (the authors' ``>=``, dogehhh/ReCLIP@99b64d7
+    ``tools/pseudo_class.py:120``; it matters with their float16 logits, which take few
+    distinct values); an image with no class present takes its ``top_k`` highest-scoring
+    classes instead. Defaults: VOC, see :data:`EXISTENCE_DEFAULTS`.
 
     Args:
         image_embeddings: (B, D) global CLIP image embeddings.
@@ -245,7 +248,15 @@ def class_existence(image_embeddings: torch.Tensor, text_embeddings: torch.Tenso
     """
     logits = logit_scale * (F.normalize(image_embeddings.float(), dim=-1)
                             @ F.normalize(text_embeddings.float(), dim=-1).t())
-    present = logits > threshold
+    return present_from_logits(logits, threshold, top_k, inclusive)
+
+
+@torch.no_grad()
+def present_from_logits(logits: torch.Tensor, threshold: float, top_k: int,
+                        inclusive: bool = False) -> torch.Tensor:
+    """(B, K) bool from (B, K) image-text logits: above ``threshold`` (``>=`` when
+    ``inclusive``), else the image's ``top_k`` best classes (see :func:`class_existence`)."""
+    present = logits >= threshold if inclusive else logits > threshold
     empty = ~present.any(dim=1)
     if bool(empty.any()):
         k = min(int(top_k), logits.shape[1])

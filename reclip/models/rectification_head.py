@@ -76,6 +76,9 @@ class ReCLIPRectificationHead(BaseDecodeHead):
             :func:`~reclip.models.rectification.authors_contrastive_loss` (logit scale
             ``1 / temperature``).
         existence: a key of ``EXISTENCE_DEFAULTS`` or a ``(threshold, top_k)`` tuple.
+        existence_inclusive: a class at exactly the threshold is present (the authors' ``>=``);
+            default ``False`` (the paper's "higher than"). See
+            :func:`~reclip.models.rectification.class_existence`.
         existence_cache: a JSON file from ``tools/cache_class_existence.py`` (image file name ->
             present class indices) used instead of computing existence online.
         logit_scale: scale of the global-embedding cosines for class existence.
@@ -102,6 +105,7 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  reference_norm: str = 'row',
                  existence: Union[str, Tuple[float, int]] = 'voc',
                  existence_cache: Optional[str] = None,
+                 existence_inclusive: bool = False,
                  logit_scale: float = 100.0,
                  prompt_denoising: bool = False,
                  pd_threshold: float = 0.5,
@@ -141,6 +145,7 @@ class ReCLIPRectificationHead(BaseDecodeHead):
             raise ValueError(f"reference_norm must be 'row' or 'matrix', not {reference_norm!r}.")
         self.reference_norm = reference_norm
         self.existence_threshold, self.existence_top_k = _resolve_existence(existence)
+        self.existence_inclusive = bool(existence_inclusive)
         self.existence_cache = (load_existence_cache(existence_cache, self.class_names)
                                 if existence_cache else None)
         self.logit_scale = logit_scale
@@ -234,7 +239,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
             return self.existence_cache.lookup(batch_data_samples, global_embedding.device)
         w_q = self.query_embeddings() if w_q is None else w_q
         return class_existence(global_embedding, w_q, self.logit_scale,
-                               self.existence_threshold, self.existence_top_k)
+                               self.existence_threshold, self.existence_top_k,
+                               self.existence_inclusive)
 
     @staticmethod
     def _gumbel_generator(device) -> torch.Generator:
