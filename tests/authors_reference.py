@@ -82,8 +82,12 @@ def multi_head_attention(x, attn):
 
 
 def vit_dense(visual, images: torch.Tensor, eps: float = AUTHORS_LN_EPS,
-              exact_gelu: bool = True, corner_padding: bool = True, baseline: bool = False):
-    """Step 3 for a CLIP ViT: ((B, C, h, w) dense features, (B, D, h, w) keys)."""
+              exact_gelu: bool = True, corner_padding: bool = True, baseline: bool = False,
+              outer_eps: float = None):
+    """Step 3 for a CLIP ViT: ((B, C, h, w) dense features, (B, D, h, w) keys). ``eps`` is the
+    blocks' LayerNorm epsilon, ``outer_eps`` that of ``ln_pre`` / ``ln_post`` (default: ``eps``;
+    the ReCLIP authors keep CLIP's 1e-5 there)."""
+    outer_eps = eps if outer_eps is None else outer_eps
     patch = visual.conv1.kernel_size[0]
     height, width = images.shape[-2:]
     if corner_padding:
@@ -97,7 +101,7 @@ def vit_dense(visual, images: torch.Tensor, eps: float = AUTHORS_LN_EPS,
     grid = F.interpolate(grid, size=(h, w), mode='bicubic', align_corners=False)
     cls = (visual.class_embedding + pos[0]).expand(b, 1, d)
     x = torch.cat([cls, x + grid.flatten(2).transpose(1, 2)], dim=1)
-    x = layer_norm(x, visual.ln_pre, eps)
+    x = layer_norm(x, visual.ln_pre, outer_eps)
     blocks = visual.transformer.resblocks
     for block in blocks[:-1]:
         x = x + multi_head_attention(layer_norm(x, block.ln_1, eps), block.attn)
@@ -110,7 +114,7 @@ def vit_dense(visual, images: torch.Tensor, eps: float = AUTHORS_LN_EPS,
         _, k, v = F.linear(y, last.attn.in_proj_weight, last.attn.in_proj_bias).chunk(3, dim=-1)
         out = x + F.linear(v, last.attn.out_proj.weight, last.attn.out_proj.bias)
     out = out + mlp(layer_norm(out, last.ln_2, eps), last, exact_gelu)
-    dense = layer_norm(out[:, 1:], visual.ln_post, eps) @ visual.proj
+    dense = layer_norm(out[:, 1:], visual.ln_post, outer_eps) @ visual.proj
     _, k, _ = F.linear(y, last.attn.in_proj_weight, last.attn.in_proj_bias).chunk(3, dim=-1)
     keys = F.linear(k[:, 1:], last.attn.out_proj.weight, last.attn.out_proj.bias)
     return (dense.transpose(1, 2).reshape(b, -1, h, w), keys.transpose(1, 2).reshape(b, -1, h, w))

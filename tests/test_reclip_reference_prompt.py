@@ -129,3 +129,53 @@ def test_checkpoints_hold_the_context_only():
     other.load_state_dict(state, strict=True)
     assert torch.equal(other.context, prompt.context)
     torch.testing.assert_close(other(), prompt())
+
+
+@torch.no_grad()
+def authors_reference_text(model, tokenizer, names, context):
+    """The authors' TextEncoder (dogehhh/ReCLIP@99b64d7 model/model.py:245-260, name tokens from
+    utils/preprocess.py:521): [SOT] + 73 context + ``tokenize(name)[0][1:4]``, + positional
+    embedding, the causal text transformer, ln_final, the token at ``74 + argmax(name slots)``,
+    projected."""
+    slots = torch.stack([tokenizer([name])[0][1:4] for name in names])  # (K, 3)
+    k = len(names)
+    sot = model.token_embedding(torch.full((k, 1), tokenizer.sot_token_id))
+    x = torch.cat([sot, context[None].expand(k, -1, -1), model.token_embedding(slots)], dim=1)
+    x = x + model.positional_embedding
+    for block in model.transformer.resblocks:
+        x = block(x, attn_mask=model.attn_mask)
+    x = model.ln_final(x)
+    return x[torch.arange(k), 74 + slots.argmax(dim=-1)] @ model.text_projection
+
+
+def test_authors_name_layout_and_token_zero_init():
+    """name_layout='authors' with init=0 equals a direct computation of the authors' encoder,
+    including a name longer than three tokens (cut, no EOT, pooled at its largest token id)."""
+    model = load_clip(**CLIP)
+    tokenizer = open_clip.get_tokenizer(TINY_VIT)
+    names = NAMES[:4] + ['chest of drawers by the door']
+    lengths = [len(tokenizer.encode(name)) for name in names]
+    assert min(lengths) == 1 and max(lengths) > 3  # one-token and cut names are both covered
+    ref = ReferencePrompt(names, CLIP, init=0, name_layout='authors')
+    assert ref.context_length == 73 and ref.token_ids.shape == (len(names), 77)
+    # the context starts as 73 copies of token 0's embedding (the authors' torch.zeros ids)
+    torch.testing.assert_close(ref.context.detach(),
+                               model.token_embedding.weight[0].expand(73, -1))
+    with torch.no_grad():
+        ref.context.add_(0.05 * torch.randn_like(ref.context))  # a trained-looking context
+    expected = authors_reference_text(model, tokenizer, names, ref.context.detach())
+    torch.testing.assert_close(ref.raw_embeddings().detach(), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ref('matrix').detach(), expected / expected.norm(), atol=1e-6,
+                               rtol=1e-4)
+    # a short name pools at its EOT; the long one inside its name (no EOT in the sequence)
+    eot = tokenizer.eot_token_id
+    assert ref.token_ids[0, ref.eot_index[0]] == eot
+    assert eot not in ref.token_ids[-1].tolist()
+    # the paper's layout differs on the long name only through its EOT and its context length
+    assert not torch.allclose(ReferencePrompt(names, CLIP, init=0).raw_embeddings(),
+                              ReferencePrompt(names, CLIP, init=0,
+                                              name_layout='authors').raw_embeddings())
+    with pytest.raises(ValueError, match='fixed context of 73'):
+        ReferencePrompt(names, CLIP, context_length=16, name_layout='authors')
+    with pytest.raises(ValueError, match='name_layout'):
+        ReferencePrompt(names, CLIP, name_layout='coop')

@@ -161,7 +161,7 @@ def train_stages(args, pipeline):
         runner = train(stage_args)
         runner.logger.info(f'Stage {number}/{len(stages)} ({stage.name}) finished.')
         if get_rank() == 0:
-            stages_lib.mark_finished(work_dir, stages_lib.last_checkpoint(runner.work_dir))
+            stages_lib.mark_finished(work_dir, stages_lib.kept_checkpoint(runner))
         barrier()
         previous = stages_lib.from_rank0(lambda: stages_lib.finished_checkpoint(work_dir))
     return runner

@@ -10,7 +10,8 @@ A pipeline config (e.g. ReCLIP's rectify -> distill) holds only::
 
 Stage configs are paths relative to the pipeline config and are ordinary configs (each can be
 trained alone with ``tools/train.py``). Every stage trains in ``<work dir>/<stage name>``; when it
-ends, ``stage_done.json`` records its final checkpoint, so ``--resume`` skips finished stages and
+ends, ``stage_done.json`` records the checkpoint it hands on (its best one when its config keeps
+the best, ``CheckpointHook(save_best=...)``, else its final one), so ``--resume`` skips finished stages and
 resumes the interrupted one from its latest checkpoint.
 """
 from __future__ import annotations
@@ -89,6 +90,17 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
     with open(path) as f:
         checkpoint = f.read().strip()
     return checkpoint if osp.isfile(checkpoint) else None
+
+
+def kept_checkpoint(runner) -> Optional[str]:
+    """The checkpoint a finished stage hands on: the best one when its config keeps the best
+    (``CheckpointHook(save_best=...)``; the ReCLIP authors keep the best validation epoch of
+    both stages, dogehhh/ReCLIP@99b64d7 ``tools/train.py:168-170``, ``tools/distill.py:164-166``),
+    else the last one saved."""
+    best = runner.message_hub.get_info('best_ckpt')
+    if best and osp.isfile(best):
+        return best
+    return last_checkpoint(runner.work_dir)
 
 
 def mark_finished(work_dir: str, checkpoint: str) -> None:

@@ -12,21 +12,23 @@ CONFIDENCE_SCALE = 100.0
 REMOVED_LOGIT = -100.0
 
 
-def class_confidences(logits: torch.Tensor) -> torch.Tensor:
-    """(B, K, h, w) cosine logits -> per-position class confidences ``softmax(100 * logits)``."""
-    return F.softmax(CONFIDENCE_SCALE * logits, dim=1)
+def class_confidences(logits: torch.Tensor, scale: float = CONFIDENCE_SCALE) -> torch.Tensor:
+    """(B, K, h, w) cosine logits -> per-position class confidences ``softmax(scale * logits)``
+    (``scale`` 100 by default, CLIP's logit scale)."""
+    return F.softmax(scale * logits, dim=1)
 
 
 def prompt_denoise(logits: torch.Tensor, threshold: float = 0.5,
-                   keep_top_class: bool = True) -> torch.Tensor:
-    """Prompt denoising: drop classes whose confidence is below ``threshold`` everywhere.
+                   keep_top_class: bool = True, scale: float = CONFIDENCE_SCALE) -> torch.Tensor:
+    """Prompt denoising: drop classes whose confidence ``softmax(scale * logits)`` is below
+    ``threshold`` everywhere.
 
     A dropped class gets ``REMOVED_LOGIT`` at every position. With ``keep_top_class`` (default)
     the most confident class of an image is always kept, so an image never loses every class;
     ``keep_top_class=False`` is the authors' code (``maskclip_head.py:130-135``), where an image
     whose classes are all below the threshold has every logit at ``REMOVED_LOGIT`` (argmax: 0).
     """
-    peak = class_confidences(logits).flatten(2).amax(dim=2)  # (B, K)
+    peak = class_confidences(logits, scale).flatten(2).amax(dim=2)  # (B, K)
     removed = peak < threshold
     if keep_top_class:
         removed[torch.arange(len(peak)), peak.argmax(dim=1)] = False

@@ -104,10 +104,25 @@ class PositionalBias(nn.Module):
                 layers.append(nn.ReLU(inplace=True))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, pos_embed: torch.Tensor, batch_size: Optional[int] = None) -> torch.Tensor:
+    def forward(self, pos_embed: torch.Tensor, batch_size: Optional[int] = None,
+                batch_stats: bool = False) -> torch.Tensor:
+        """``batch_stats=True`` normalises with the statistics of the input map itself, as a
+        BatchNorm in training mode, whatever the module's mode, without touching the running
+        statistics: the ReCLIP authors' distillation teacher (dogehhh/ReCLIP@99b64d7
+        ``model/model.py:1124-1173``: running statistics not loaded, BN in training mode). A batch
+        of identical maps has the statistics of one map, which is what is computed here."""
         if pos_embed.dim() == 3:
             pos_embed = pos_embed.unsqueeze(0)
-        out = self.net(pos_embed)
+        if batch_stats:
+            out = pos_embed
+            for layer in self.net:
+                if isinstance(layer, nn.BatchNorm2d):
+                    out = F.batch_norm(out, None, None, layer.weight, layer.bias, True, 0.0,
+                                       layer.eps)
+                else:
+                    out = layer(out)
+        else:
+            out = self.net(pos_embed)
         if batch_size is not None:
             out = out.expand(batch_size, -1, -1, -1)
         return out

@@ -58,12 +58,17 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         learnable_query: replace the fixed Query embeddings by a learnable CoOp-style prompt
             (context initialised from ``'a photo of a'``), Table 3's ablation.
         use_reference / use_positional: include ``M_r`` / ``M_p`` (a disabled term is 0).
-        reference_context_length / reference_init: ``context_length`` / ``init`` of
-            :class:`~reclip.models.reference_prompt.ReferencePrompt`.
+        reference_context_length / reference_init / reference_name_layout:
+            ``context_length`` / ``init`` / ``name_layout`` of
+            :class:`~reclip.models.reference_prompt.ReferencePrompt` (the authors: ``None`` /
+            ``0`` / ``'authors'``).
         positional_shared: ``False`` (default): one ``M_p`` map per class, as the authors' code;
             ``True``: one map for all classes, an ablation that cannot learn (see
             :class:`~reclip.models.rectification.PositionalBias`).
         positional_in_channels: width of the positional embedding; default: the ViT's width.
+        positional_final_relu / positional_zero_init: ``final_relu`` / ``zero_init_output`` of
+            :class:`~reclip.models.rectification.PositionalBias` (the authors: ``True`` /
+            ``False``).
         subtract: ``M = M_q - M_b`` (True) or ``M_q + M_b`` (Table 5 ablation).
         gumbel_tau / gumbel_scale: Eq. 4 (``softmax((scale * M + g) / tau)``).
         temperature: ``tau`` of Eq. 5.
@@ -82,7 +87,10 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         existence_cache: a JSON file from ``tools/cache_class_existence.py`` (image file name ->
             present class indices) used instead of computing existence online.
         logit_scale: scale of the global-embedding cosines for class existence.
-        prompt_denoising / pd_threshold: test-time prompt denoising of ``M``.
+        prompt_denoising / pd_threshold / pd_scale / pd_keep_top_class: test-time prompt
+            denoising of ``M`` on ``softmax(pd_scale * M)``, see
+            :func:`~maskclip.models.refinement.prompt_denoise` (the authors' ReCLIP test:
+            scale 100, no class kept on purpose, dogehhh/ReCLIP@99b64d7 ``tools/test.py:77-81``).
         text_cache_dir: where Query text embeddings are cached.
     """
 
@@ -93,10 +101,13 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  learnable_query: bool = False,
                  use_reference: bool = True,
                  reference_context_length: Optional[int] = None,
-                 reference_init: str = 'X',
+                 reference_init: Union[str, int] = 'X',
+                 reference_name_layout: str = 'paper',
                  use_positional: bool = True,
                  positional_shared: bool = False,
                  positional_in_channels: Optional[int] = None,
+                 positional_final_relu: bool = False,
+                 positional_zero_init: bool = True,
                  subtract: bool = True,
                  gumbel_tau: float = 1.0,
                  gumbel_scale: float = 1000.0,
@@ -109,6 +120,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                  logit_scale: float = 100.0,
                  prompt_denoising: bool = False,
                  pd_threshold: float = 0.5,
+                 pd_scale: float = 100.0,
+                 pd_keep_top_class: bool = True,
                  text_cache_dir: Optional[str] = None,
                  num_classes: Optional[int] = None,
                  in_channels: Optional[int] = None,
@@ -151,10 +164,15 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         self.logit_scale = logit_scale
         self.prompt_denoising = prompt_denoising
         self.pd_threshold = pd_threshold
+        self.pd_scale = float(pd_scale)
+        self.pd_keep_top_class = bool(pd_keep_top_class)
+        #: normalise the positional bias with its own statistics (a distillation teacher option)
+        self.positional_batch_stats = False
 
         self.reference_prompt = (ReferencePrompt(class_names, clip,
                                                  context_length=reference_context_length,
-                                                 init=reference_init)
+                                                 init=reference_init,
+                                                 name_layout=reference_name_layout)
                                  if use_reference else None)
         self.query_prompt = (ReferencePrompt(class_names, clip,
                                              context_length=reference_context_length,
@@ -169,7 +187,9 @@ class ReCLIPRectificationHead(BaseDecodeHead):
                                      'tower (a ViT is expected); set it explicitly.')
                 positional_in_channels = int(pos.shape[1])
             self.positional = PositionalBias(positional_in_channels, self.num_classes,
-                                             shared=positional_shared)
+                                             shared=positional_shared,
+                                             final_relu=positional_final_relu,
+                                             zero_init_output=positional_zero_init)
         else:
             self.positional = None
         self._prompt_cache = {}  # prompt name -> (key, embeddings) in eval mode
@@ -220,7 +240,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
             m_r = torch.einsum('bchw,kc->bkhw', F.normalize(dense, dim=1), w_r)
         m_p = zero
         if self.use_positional:
-            m_p = self.positional(inputs.pos_embed.to(dense.dtype), batch_size=dense.shape[0])
+            m_p = self.positional(inputs.pos_embed.to(dense.dtype), batch_size=dense.shape[0],
+                                  batch_stats=self.positional_batch_stats)
         return m_q, m_r, m_p
 
     # ------------------------------------------------------------------ mmseg API
@@ -229,7 +250,8 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         m_q, m_r, m_p = self.logit_maps(inputs, w_q)
         logits = rectify_logits(m_q, m_r, m_p, subtract=self.subtract)
         if self.prompt_denoising and not self.training:
-            logits = prompt_denoise(logits, self.pd_threshold)
+            logits = prompt_denoise(logits, self.pd_threshold, self.pd_keep_top_class,
+                                    self.pd_scale)
         return logits
 
     def present_classes(self, global_embedding: torch.Tensor, batch_data_samples,

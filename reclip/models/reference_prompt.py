@@ -40,15 +40,29 @@ class ReferencePrompt(nn.Module):
             ``1 + L + name + 1 > 77`` for some class raises ``ValueError``.
         init: how the context starts. A phrase (default ``'a photo of a'``) initialises it with
             the phrase's token embeddings, repeated (cyclically) or cut to ``L`` tokens; a single
-            word such as ``'X'`` therefore gives ``L`` copies of one token embedding, which is
-            what the authors do (initialisation from a token embedding). ``'random'`` draws
-            N(0, 0.02) like CoOp's random initialisation.
+            word such as ``'X'`` therefore gives ``L`` copies of one token embedding. An ``int``
+            is a token id: ``L`` copies of its embedding (the authors' ``0``,
+            dogehhh/ReCLIP@99b64d7 ``model/model.py:232-233``). ``'random'`` draws N(0, 0.02)
+            like CoOp's random initialisation.
+        name_layout: how the class name follows the context. ``'paper'`` (default): all the
+            name's tokens, then EOT, pooled at the EOT. ``'authors'``: their released layout
+            (``utils/preprocess.py:521``, ``model/model.py:245-260`` at 99b64d7): exactly three
+            name slots ``tokenize(name)[1:4]`` after ``[SOT] + 73`` context tokens (77 in all),
+            pooled at ``74 + argmax(slots)``. A name of one or two tokens keeps its EOT (the
+            largest token id, so the pooling is at the EOT); a name of three or more tokens is
+            cut to its first three and pooled at whichever of them has the largest token id.
+            ``context_length`` must then be ``None`` or 73.
         dtype: dtype of the learnable context (the frozen tower runs in its own dtype).
     """
 
+    #: the values of ``name_layout``
+    NAME_LAYOUTS = ('paper', 'authors')
+    #: name slots of the authors' layout
+    AUTHORS_NAME_SLOTS = 3
+
     def __init__(self, class_names: Union[str, Sequence], clip: dict,
-                 context_length: Optional[int] = None, init: str = 'a photo of a',
-                 dtype: torch.dtype = torch.float32):
+                 context_length: Optional[int] = None, init: Union[str, int] = 'a photo of a',
+                 name_layout: str = 'paper', dtype: torch.dtype = torch.float32):
         super().__init__()
         self.class_names = primary_names(load_vocabulary(class_names))
         model = load_clip(**dict(clip))
@@ -78,7 +92,61 @@ class ReferencePrompt(nn.Module):
         if isinstance(self.text_projection, nn.Module):
             self.text_projection.requires_grad_(False)
 
-        # Context length.
+        if name_layout not in self.NAME_LAYOUTS:
+            raise ValueError(f'name_layout must be one of {self.NAME_LAYOUTS}, not '
+                             f'{name_layout!r}.')
+        self.name_layout = name_layout
+        if name_layout == 'authors':
+            ids, eot, context_length = self._authors_layout(context_length, max_len)
+        else:
+            ids, eot, context_length = self._paper_layout(context_length, max_len)
+        self.context_length = context_length
+        self.register_buffer('token_ids', ids, persistent=False)
+        self.register_buffer('eot_index', eot, persistent=False)
+
+        # The only trainable parameter.
+        width = self.token_embedding.weight.shape[1]
+        self.context = nn.Parameter(torch.empty(context_length, width, dtype=dtype))
+        if init == 'random':
+            nn.init.normal_(self.context, std=0.02)
+        else:
+            if isinstance(init, int) and not isinstance(init, bool):
+                init_ids = [init]
+            else:
+                init_ids = self.tokenizer.encode(init)
+            if not init_ids:
+                raise ValueError(f'init={init!r} has no tokens; give a phrase, a token id or '
+                                 '"random".')
+            init_ids = [init_ids[i % len(init_ids)] for i in range(context_length)]
+            with torch.no_grad():
+                self.context.copy_(self.token_embedding.weight[torch.tensor(init_ids)])
+        # checkpoints hold the context only: the text tower is rebuilt from CLIP
+        exclude_from_checkpoints(self, ['token_embedding', 'positional_embedding', 'transformer',
+                                        'ln_final', 'text_projection'])
+        self.train()
+
+    def _authors_layout(self, context_length, max_len):
+        """``[SOT] + L context + tokenize(name)[1:4]`` (77 tokens), pooled at ``1 + L +
+        argmax(slots)``; see ``name_layout``."""
+        slots = self.AUTHORS_NAME_SLOTS
+        length = max_len - 1 - slots  # 73
+        if context_length not in (None, length):
+            raise ValueError(f"name_layout='authors' has a fixed context of {length} tokens "
+                             f'(SOT + {length} + {slots} name slots = {max_len}); got '
+                             f'context_length={context_length}. Leave it None.')
+        placeholder = self.tokenizer.encode('X')[0]
+        ids = torch.zeros(self.num_classes, max_len, dtype=torch.long)
+        pool = torch.empty(self.num_classes, dtype=torch.long)
+        for k, name in enumerate(self.class_names):
+            padded = self.tokenizer([name])[0]  # [SOT, name..., EOT, 0, ...]
+            name_slots = padded[1:1 + slots]
+            ids[k] = torch.cat([torch.tensor([self.tokenizer.sot_token_id]),
+                                torch.full((length,), placeholder), name_slots])
+            pool[k] = 1 + length + int(name_slots.argmax())
+        return ids, pool, length
+
+    def _paper_layout(self, context_length, max_len):
+        """``[SOT] + L context + name + [EOT]``, pooled at the EOT; see ``context_length``."""
         name_tokens = [self.tokenizer.encode(name) for name in self.class_names]
         longest = max(range(len(name_tokens)), key=lambda i: len(name_tokens[i]))
         room = max_len - 2 - len(name_tokens[longest])  # the largest L that fits every name
@@ -98,8 +166,6 @@ class ReferencePrompt(nn.Module):
                 f'tokens) does not fit with context_length={context_length}: SOT + '
                 f'{context_length} + {len(name_tokens[longest])} + EOT > {max_len}. Use '
                 f'context_length <= {room} or a shorter name.')
-        self.context_length = context_length
-
         # Token ids: [SOT] + L placeholders + name + [EOT] + zero padding; EOT index per class.
         placeholder = self.tokenizer.encode('X')[0]
         ids = torch.zeros(len(name_tokens), max_len, dtype=torch.long)
@@ -109,25 +175,7 @@ class ReferencePrompt(nn.Module):
                    + [self.tokenizer.eot_token_id])
             ids[k, :len(seq)] = torch.tensor(seq)
             eot[k] = len(seq) - 1
-        self.register_buffer('token_ids', ids, persistent=False)
-        self.register_buffer('eot_index', eot, persistent=False)
-
-        # The only trainable parameter.
-        width = self.token_embedding.weight.shape[1]
-        self.context = nn.Parameter(torch.empty(context_length, width, dtype=dtype))
-        if init == 'random':
-            nn.init.normal_(self.context, std=0.02)
-        else:
-            init_ids = self.tokenizer.encode(init)
-            if not init_ids:
-                raise ValueError(f'init={init!r} has no tokens; give a phrase or "random".')
-            init_ids = [init_ids[i % len(init_ids)] for i in range(context_length)]
-            with torch.no_grad():
-                self.context.copy_(self.token_embedding.weight[torch.tensor(init_ids)])
-        # checkpoints hold the context only: the text tower is rebuilt from CLIP
-        exclude_from_checkpoints(self, ['token_embedding', 'positional_embedding', 'transformer',
-                                        'ln_final', 'text_projection'])
-        self.train()
+        return ids, eot, context_length
 
     @property
     def num_classes(self) -> int:

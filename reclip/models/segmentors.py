@@ -1,6 +1,7 @@
 """ReCLIP's two segmentors: the rectified CLIP (stage 1) and its distilled student (stage 2)."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -14,35 +15,83 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from maskclip.models.checkpointing import exclude_from_checkpoints
+from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors import MaskClipSegmentor
 from maskclip.models.segmentors.maskclip_plus import ignore_batch_padding
 from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
+from reclip.models.rectification import rectify_logits
 from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassifier
 
+#: ignore label of mmseg's ground truth and of the pseudo labels
+IGNORE = 255
+#: the authors' L_text logit scale: ``clip_model.logit_scale`` read without ``.exp()``
+#: (dogehhh/ReCLIP@99b64d7 ``model/model.py:1115, 1327``), i.e. ln(100)
+AUTHORS_TEXT_LOGIT_SCALE = math.log(100.0)
 
-def _image_l1_sum(student: torch.Tensor, teacher: torch.Tensor, size) -> torch.Tensor:
-    """sum |up(student) - up(teacher)| of one image's (1, C, h, w) maps resized to ``size``."""
+
+def _image_l1_sum(student: torch.Tensor, teacher: torch.Tensor, size,
+                  mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """sum |up(student) - up(teacher)| of one image's (1, C, h, w) maps resized to ``size``,
+    over the pixels of ``mask`` (H, W) when given."""
     up = F.interpolate(student, size=size, mode='bilinear', align_corners=False)
     target = F.interpolate(teacher, size=size, mode='bilinear', align_corners=False)
-    return (up - target).abs().sum()
+    diff = (up - target).abs()
+    return diff.sum() if mask is None else (diff * mask.to(diff.dtype)).sum()
 
 
-def feature_l1(student: torch.Tensor, teacher: torch.Tensor, size) -> torch.Tensor:
+def feature_l1(student: torch.Tensor, teacher: torch.Tensor, size,
+               mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """L_feat (Eq. 7): mean |up(student) - up(teacher)| with both bilinearly resized to ``size``.
+
+    ``mask`` (B, H, W) bool restricts the mean to its pixels (the authors' ``F.l1_loss`` on the
+    pixels whose pseudo label is not 255, dogehhh/ReCLIP@99b64d7 ``model/model.py:1314-1315``);
+    no pixel in the mask gives 0.
 
     Computed one image at a time under activation checkpointing: only one image's (C, H, W)
     full-resolution maps exist at a time, in the forward and in the backward pass (a batch of
     512-channel 512 x 512 maps is several GB); the value and gradients are the batched mean's.
     """
     total = student.new_zeros(())
-    for one_student, one_teacher in zip(student, teacher):
-        one_student, one_teacher = one_student[None], one_teacher[None]
+    for index, (one_student, one_teacher) in enumerate(zip(student, teacher)):
+        args = (one_student[None], one_teacher[None], size,
+                None if mask is None else mask[index])
         if one_student.requires_grad:
-            total = total + checkpoint(_image_l1_sum, one_student, one_teacher, size,
-                                       use_reentrant=False)
+            total = total + checkpoint(_image_l1_sum, *args, use_reentrant=False)
         else:
-            total = total + _image_l1_sum(one_student, one_teacher, size)
-    return total / (student.shape[0] * student.shape[1] * size[0] * size[1])
+            total = total + _image_l1_sum(*args)
+    pixels = student.shape[0] * size[0] * size[1] if mask is None else int(mask.sum())
+    return total / max(pixels * student.shape[1], 1)
+
+
+def authors_text_term(feats: torch.Tensor, labels: torch.Tensor, present: torch.Tensor,
+                      text_embeddings: torch.Tensor,
+                      logit_scale: float = AUTHORS_TEXT_LOGIT_SCALE) -> torch.Tensor:
+    """L_text as the authors' released distillation computes it (dogehhh/ReCLIP@99b64d7
+    ``model/model.py:1317-1329``): for each image and each class it is taken to contain, the
+    student's (unnormalised) features, bilinearly resized to the labels' size, are masked by the
+    PSEUDO LABEL of that class (not by Gumbel masks of the student's logits) and averaged over
+    ALL pixels; ``logit_scale * pooled @ W_q^T`` against the class; cross-entropy averaged over
+    the image's classes, summed over the images, divided by the batch size.
+
+    Args:
+        feats: (B, C, h, w) student features.
+        labels: (B, 1, H, W) or (B, H, W) pseudo labels (255: none).
+        present: (B, K) bool class existence.
+        text_embeddings: (K, C) Query embeddings ``W_q``.
+    """
+    labels = labels.reshape(labels.shape[0], *labels.shape[-2:])
+    size = labels.shape[-2:]
+    total = feats.new_zeros(())
+    for one_feats, one_labels, one_present in zip(feats, labels, present.bool()):
+        classes = one_present.nonzero(as_tuple=True)[0].to(labels.device)
+        if not len(classes):
+            continue
+        up = F.interpolate(one_feats[None], size=size, mode='bilinear', align_corners=False)[0]
+        masks = (one_labels[None] == classes[:, None, None]).to(up.dtype)  # (n, H, W)
+        pooled = torch.einsum('nhw,chw->nc', masks, up) / (size[0] * size[1])
+        logits = logit_scale * pooled @ text_embeddings.to(pooled.dtype).t()
+        total = total + F.cross_entropy(logits, classes)
+    return total / feats.shape[0]
 
 
 @MODELS.register_module()
@@ -109,16 +158,52 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
             (dogehhh/ReCLIP@99b64d7 ``model/model.py:1214``: ``feat = output.detach()`` feeds both
             terms), where only ``L_mask`` trains the student and the two terms are logged only;
             this contradicts the paper's Table 7 (see docs/reproduction.md).
+        pseudo_label_pd: how the teacher's logits are prompt-denoised before they become pseudo
+            labels. ``None`` (default): the teacher head's own test-time setting.
+            ``dict(scale=10., threshold=0.5, keep_top_class=False)`` is the authors' (99b64d7
+            ``model/model.py:1259-1264``: ``softmax(10 * M)``, a class below 0.5 everywhere
+            is dropped, no class kept on purpose). Applied on the feature grid, before the
+            logits are resized to the image.
+        keep_gt_ignore: ``False`` (default, annotation-free): every pixel gets a pseudo label.
+            ``True`` (the authors' code, ``utils/preprocess.py:156-158`` with
+            ``model/model.py:1266-1270``): only pixels whose ground truth is a class do; pixels
+            that are 255 in the ground truth (VOC20 / Context59 background, boundaries) stay
+            ignored, so the ground truth's ignore mask IS read.
+        teacher_pe_norm: ``'running'`` (default): the teacher's positional-bias BatchNorms use
+            their running statistics (eval mode). ``'batch'``: the statistics of the bias map
+            itself, as the authors' teacher (running statistics not loaded, BN in training mode,
+            ``model/model.py:1124-1173``).
+        distill_terms: ``'paper'`` (default): L_feat over every pixel, L_text = Eq. 5 on Gumbel
+            masks of the student's logits. ``'authors'``: L_feat over the pixels with a pseudo
+            label (:func:`feature_l1` with a mask) and L_text by :func:`authors_text_term`.
     """
+
+    PE_NORMS = ('running', 'batch')
+    DISTILL_TERMS = ('paper', 'authors')
 
     def __init__(self, teacher: dict, backbone: dict, decode_head: dict,
                  teacher_checkpoint: Optional[str] = None,
                  student_head: str = 'query_reference',
                  feature_loss_weight: float = 0.5, text_loss_weight: float = 0.5,
                  normalize_features: bool = False, teacher_amp: bool = True,
-                 feature_terms_grad: bool = True, **kwargs):
-        if not isinstance(feature_terms_grad, bool):
-            raise TypeError(f'feature_terms_grad must be True or False, not {feature_terms_grad!r}.')
+                 feature_terms_grad: bool = True, pseudo_label_pd: Optional[dict] = None,
+                 keep_gt_ignore: bool = False, teacher_pe_norm: str = 'running',
+                 distill_terms: str = 'paper', **kwargs):
+        for name, value in (('feature_terms_grad', feature_terms_grad),
+                            ('keep_gt_ignore', keep_gt_ignore)):
+            if not isinstance(value, bool):
+                raise TypeError(f'{name} must be True or False, not {value!r}.')
+        if teacher_pe_norm not in self.PE_NORMS:
+            raise ValueError(f'teacher_pe_norm must be one of {self.PE_NORMS}, not '
+                             f'{teacher_pe_norm!r}.')
+        if distill_terms not in self.DISTILL_TERMS:
+            raise ValueError(f'distill_terms must be one of {self.DISTILL_TERMS}, not '
+                             f'{distill_terms!r}.')
+        if pseudo_label_pd is not None:
+            unknown = set(pseudo_label_pd) - {'scale', 'threshold', 'keep_top_class'}
+            if unknown or 'threshold' not in pseudo_label_pd:
+                raise ValueError('pseudo_label_pd must be None or dict(threshold=..., [scale=...,'
+                                 f' keep_top_class=...]); got {pseudo_label_pd!r}.')
         if student_head not in STUDENT_HEADS:
             raise ValueError(f"Unknown student_head '{student_head}'; choose one of "
                              f'{list(STUDENT_HEADS)}.')
@@ -142,6 +227,11 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         self.text_loss_weight = text_loss_weight
         self.teacher_amp = teacher_amp
         self.feature_terms_grad = feature_terms_grad
+        self.pseudo_label_pd = None if pseudo_label_pd is None else dict(pseudo_label_pd)
+        self.keep_gt_ignore = keep_gt_ignore
+        self.teacher_pe_norm = teacher_pe_norm
+        self.distill_terms = distill_terms
+        head.positional_batch_stats = teacher_pe_norm == 'batch'
         self._teacher_loaded = False
         if teacher_checkpoint:
             self.load_teacher()
@@ -190,20 +280,38 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
                                'two-stage config (configs/reclip/reclip_*.py), or set '
                                'model.teacher_checkpoint=work_dirs/.../iter_N.pth.')
         x = renormalize(inputs, self.data_preprocessor, self.teacher.data_preprocessor)
+        head = self.teacher.decode_head
         with torch.autocast('cuda', dtype=torch.float16,
                             enabled=self.teacher_amp and inputs.is_cuda):
             feats = self.teacher.extract_feat(x)
-            logits = self.teacher.decode_head(feats)
-        return logits.float(), feats
+            if self.pseudo_label_pd is None:
+                logits = head(feats)
+            else:
+                logits = rectify_logits(*head.logit_maps(feats), subtract=head.subtract)
+        logits = logits.float()
+        if self.pseudo_label_pd is not None:
+            pd = self.pseudo_label_pd
+            logits = prompt_denoise(logits, pd['threshold'], pd.get('keep_top_class', True),
+                                    pd.get('scale', 100.0))
+        return logits, feats
+
+    def pseudo_labels(self, teacher_logits: torch.Tensor, data_samples, size) -> torch.Tensor:
+        """(B, 1, H, W) argmax of the teacher's logits resized to the batch; the batch padding
+        (and, with ``keep_gt_ignore``, the ground truth's 255 pixels) set to 255."""
+        labels = resize(teacher_logits, size=size, mode='bilinear',
+                        align_corners=False).argmax(dim=1, keepdim=True)
+        ignore_batch_padding(labels, data_samples)
+        if self.keep_gt_ignore:
+            gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
+            labels = labels.masked_fill(gt.to(labels.device) == IGNORE, IGNORE)
+        return labels
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
         """Eq. 8. The ground truth is never read: its slot carries the pseudo labels."""
         teacher_logits, teacher_feats = self.teach(inputs)
         size = inputs.shape[-2:]
-        labels = resize(teacher_logits, size=size, mode='bilinear',
-                        align_corners=False).argmax(dim=1, keepdim=True)
-        ignore_batch_padding(labels, data_samples)
+        labels = self.pseudo_labels(teacher_logits, data_samples, size)
         for sample, label in zip(data_samples, labels):
             sample.gt_sem_seg.data = label
 
@@ -212,13 +320,19 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         losses = add_prefix(self.decode_head.loss_by_feat(seg_logits, data_samples), 'decode')
         # the authors' code detaches the features of both terms (feature_terms_grad=False)
         term_feats = feats if self.feature_terms_grad else feats.detach()
+        authors = self.distill_terms == 'authors'
         if self.feature_loss_weight:
+            mask = labels[:, 0] != IGNORE if authors else None
             losses['loss_feat'] = self.feature_loss_weight * feature_l1(
-                term_feats, teacher_feats.dense.float(), size)
+                term_feats, teacher_feats.dense.float(), size, mask)
         if self.text_loss_weight:
             head = self.teacher.decode_head
             present = head.present_classes(teacher_feats.global_embedding.float(), data_samples)
-            term_logits = seg_logits if self.feature_terms_grad else seg_logits.detach()
-            losses['loss_text'] = self.text_loss_weight * head.text_guided_loss(
-                term_logits, term_feats, present)
+            if authors:
+                text = authors_text_term(term_feats, labels, present.to(labels.device),
+                                         head.query_embeddings())
+            else:
+                term_logits = seg_logits if self.feature_terms_grad else seg_logits.detach()
+                text = head.text_guided_loss(term_logits, term_feats, present)
+            losses['loss_text'] = self.text_loss_weight * text
         return losses

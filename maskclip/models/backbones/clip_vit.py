@@ -64,6 +64,10 @@ class MaskClipViT(FrozenClipEncoder):
         ln_eps: epsilon of every LayerNorm of the image tower (``ln_pre``, the blocks'
             ``ln_1`` / ``ln_2``, ``ln_post``); ``None`` keeps CLIP's 1e-5, the MaskCLIP authors'
             ViT used 1e-6 (``maskclip_vit16.py:22``).
+        ln_eps_scope: which LayerNorms ``ln_eps`` sets: ``'all'`` (default, as the MaskCLIP
+            authors' mmcv ViT) or ``'blocks'``: only the blocks' ``ln_1`` / ``ln_2``, ``ln_pre``
+            and ``ln_post`` keep CLIP's 1e-5, as the ReCLIP authors' tower
+            (dogehhh/ReCLIP@99b64d7 ``model/model.py:38-44, 85-91``).
         patch_padding: ``'floor'`` (default) drops the pixels past the last whole patch, as
             CLIP's patch convolution does; ``'corner'`` zero-pads the (normalised) input at the
             bottom and right up to a multiple of the patch size first, as the authors' mmcv
@@ -82,7 +86,7 @@ class MaskClipViT(FrozenClipEncoder):
 
     def __init__(self, clip=None, mode='maskclip', keys_through_out_proj=False,
                  naclip_std=5.0, mlp_act: Optional[str] = None, ln_eps: Optional[float] = None,
-                 patch_padding: str = 'floor', init_cfg=None):
+                 patch_padding: str = 'floor', ln_eps_scope: str = 'all', init_cfg=None):
         if not naclip_std > 0:
             raise ValueError(f'naclip_std must be positive, got {naclip_std}.')
         if mlp_act is not None and mlp_act not in self.MLP_ACTS:
@@ -91,6 +95,8 @@ class MaskClipViT(FrozenClipEncoder):
         if ln_eps is not None and not (isinstance(ln_eps, (int, float)) and 0 < ln_eps < 1):
             raise ValueError(f"ln_eps must be None (CLIP's 1e-5) or a small positive number "
                              f'such as 1e-6, not {ln_eps!r}.')
+        if ln_eps_scope not in ('all', 'blocks'):
+            raise ValueError(f"ln_eps_scope must be 'all' or 'blocks', not {ln_eps_scope!r}.")
         if patch_padding not in self.PATCH_PADDINGS:
             raise ValueError(f'patch_padding must be one of {self.PATCH_PADDINGS}, not '
                              f'{patch_padding!r}.')
@@ -100,16 +106,18 @@ class MaskClipViT(FrozenClipEncoder):
         self.patch_size = self.visual.patch_size
         self.patch_padding = patch_padding
         self._gaussian_cache = {}
-        self._set_tower_numerics(mlp_act, ln_eps)
+        self._set_tower_numerics(mlp_act, ln_eps, ln_eps_scope)
 
-    def _set_tower_numerics(self, mlp_act: Optional[str], ln_eps: Optional[float]) -> None:
+    def _set_tower_numerics(self, mlp_act: Optional[str], ln_eps: Optional[float],
+                            ln_eps_scope: str = 'all') -> None:
         """Change the private image tower's activation and LayerNorm epsilon (see the class
         docstring); CLIP's shared model and its text tower are untouched."""
         if mlp_act is not None:
             for block in self.visual.transformer.resblocks:
                 block.mlp.gelu = nn.GELU() if mlp_act == 'gelu' else QuickGELU()
         if ln_eps is not None:
-            for module in self.visual.modules():
+            scope = self.visual.transformer if ln_eps_scope == 'blocks' else self.visual
+            for module in scope.modules():
                 if isinstance(module, nn.LayerNorm):
                     module.eps = float(ln_eps)
 
