@@ -22,8 +22,8 @@ NAME = re.compile(r'^maskclip(-(ks|pd|ks-pd|baseline))?_(vit-b16|r50)_[a-z0-9-]+
                   r'|^maskclip-plus-(vit-b16|r50)(-(ks|pd|ks-pd))?_deeplabv(2|3plus)-r(50|101)_4xb4-'
                   r'\d+k_[a-z0-9-]+-(512x512|480x480)\.py$'
                   r'|^reclip-rectification_vit-b16_1xb1-\d+e_[a-z0-9-]+-\d+x\d+\.py$'
-                  r'|^reclip-distillation_vit-b16_deeplabv2-r101_4xb4-\d+k_[a-z0-9-]+-\d+x\d+\.py$'
-                  r'|^reclip_vit-b16_deeplabv2-r101_[a-z0-9-]+\.py$'
+                  r'|^reclip-distillation_vit-b16_deeplabv2-r(50|101)_4xb4-\d+[ke]_[a-z0-9-]+-\d+x\d+\.py$'
+                  r'|^reclip_vit-b16_deeplabv2-r(50|101)_[a-z0-9-]+\.py$'
                   r'|^training-free_vit-b16_[a-z0-9-]+-\d+x\d+-slide\d+\.py$')
 PIPELINES = [p for p in CONFIGS if osp.basename(p).startswith('reclip_')]  # rectify -> distill
 
@@ -58,11 +58,18 @@ def test_config_builds(path):
     # code, every DeepLab student), CLIP's own for ReCLIP's CLIP (OpenAI's clip package) and the
     # training-free protocol (SCLIP / ClearCLIP / NACLIP code)
     protocol = osp.basename(osp.dirname(path)) == 'protocol'
-    mean = CLIP_MEAN if model_cfg.type == 'ReCLIPRectificationSegmentor' or protocol \
-        else IMAGENET_MEAN
+    # ... except the ReCLIP authors' released settings (ImageNet statistics everywhere)
+    rectification = model_cfg.get('teacher', model_cfg)
+    reclip_authors = rectification.get('decode_head', {}).get('reference_name_layout') == 'authors'
+    mean = CLIP_MEAN if (model_cfg.type == 'ReCLIPRectificationSegmentor' and not reclip_authors
+                         or protocol) else IMAGENET_MEAN
     assert list(model_cfg.data_preprocessor.mean) == pytest.approx(mean)
     if model_cfg.type == 'ReCLIPDistillSegmentor':
-        assert list(model_cfg.teacher.data_preprocessor.mean) == pytest.approx(CLIP_MEAN)
+        assert list(model_cfg.teacher.data_preprocessor.mean) == pytest.approx(
+            IMAGENET_MEAN if reclip_authors else CLIP_MEAN)
+    if reclip_authors:  # they train from the class-existence cache, absent here
+        assert rectification.decode_head.existence_cache.startswith('data/reclip_existence/')
+        rectification.decode_head.existence_cache = None
     clips = list(clip_cfgs_of(cfg.model))
     assert clips and all(c['pretrained'] == 'openai' for c in clips)
     encoder = model_cfg.get('teacher', model_cfg).backbone.type
@@ -101,8 +108,9 @@ def test_config_builds(path):
         assert cfg.train_dataloader.batch_size == 4
     epochs = re.search(r'_1xb1-(\d+)e_', path)
     if epochs:  # ReCLIP rectification: batch 1, SGD 0.01, poly over 4x (6x for ADE) the epochs
-        assert cfg.train_cfg.max_epochs == int(epochs.group(1))
-        assert cfg.param_scheduler[0]['end'] == int(epochs.group(1)) * (6 if 'ade' in path else 4)
+        assert cfg.train_cfg.max_epochs == int(epochs.group(1))  # (the authors': over all of them)
+        assert cfg.param_scheduler[0]['end'] == int(epochs.group(1)) * (
+            1 if reclip_authors else 6 if 'ade' in path else 4)
         assert cfg.train_dataloader.batch_size == 1
         assert cfg.optim_wrapper.optimizer.lr == 0.01
     if 'zero-shot' in path:  # the model and the metric hide / score the same unseen classes
@@ -149,7 +157,7 @@ def test_two_stage_configs_chain_matching_stages(path):
     rectify, distill = read_stages(cfg)
     assert (rectify.name, distill.name) == ('rectification', 'distillation')
     assert rectify.checkpoint_to is None and distill.checkpoint_to == 'model.teacher_checkpoint'
-    dataset = osp.basename(path)[len('reclip_vit-b16_deeplabv2-r101_'):-len('.py')]
+    dataset = re.match(r'reclip_vit-b16_deeplabv2-r\d+_(.+)\.py$', osp.basename(path)).group(1)
     first, second = Config.fromfile(rectify.config), Config.fromfile(distill.config)
     assert f'_{dataset}-' in osp.basename(rectify.config) and f'_{dataset}-' in osp.basename(
         distill.config)

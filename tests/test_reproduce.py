@@ -207,13 +207,13 @@ def test_dry_run_lists_the_commands(tmp_path, capsys):
     # the stage option of the two-stage config does not reach the single-stage eval
     assert evaluate.endswith('--random-weights --cfg-options train_cfg.max_iters=2')
     # each stage on the GPU count of its recipe: rectification 1 (python), distillation 4
-    two_stage = 'configs/reclip/reclip_vit-b16_deeplabv2-r101_voc12-20.py'
+    two_stage = 'configs/reclip/reclip_vit-b16_deeplabv2-r50_voc12-20.py'
     assert rectify.split()[1:5] == ['tools/train.py', two_stage, '--stages', 'rectification']
     assert distill.split()[:6] == ['bash', 'tools/dist_train.sh', two_stage, '4', '--stages',
                                    'distillation']
     run_dir = re.search(r'--work-dir (\S+)/train ', rectify).group(1)
     assert run_dir == re.search(r'--work-dir (\S+)/train ', distill).group(1)
-    assert run_dir.startswith(f'{work}/train_reclip_vit-b16_deeplabv2-r101_voc12-20_')
+    assert run_dir.startswith(f'{work}/train_reclip_vit-b16_deeplabv2-r50_voc12-20_')
     for train in (rectify, distill):
         assert train.endswith('--random-weights --cfg-options '
                               'distillation.model.feature_loss_weight=0 '
@@ -222,7 +222,7 @@ def test_dry_run_lists_the_commands(tmp_path, capsys):
     # tested: the last stage's config and checkpoint, its options without the stage prefix
     assert test.split()[1:3] == [
         'tools/test.py',
-        'configs/reclip/reclip-distillation_vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py']
+        'configs/reclip/reclip-distillation_vit-b16_deeplabv2-r50_4xb4-100e_voc12-20-512x512.py']
     assert f'{run_dir}/train/distillation/stage_done.json' in test
     assert f'--work-dir {run_dir}/test ' in test
     assert test.endswith('--cfg-options train_cfg.max_iters=2 model.feature_loss_weight=0 '

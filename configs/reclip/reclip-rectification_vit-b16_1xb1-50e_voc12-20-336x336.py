@@ -1,7 +1,8 @@
 # ReCLIP rectification stage on PASCAL VOC 2012 (20 classes): batch 1, 50 epochs, short side 336,
 # 336x336 crops (random crop + flip; the crop never reads labels), class existence preset
 # 'voc', test at short side 336 with prompt denoising 0.5.
-# Published mIoU: 58.5 (ReCLIP Table 2)
+# The paper's reading of the recipe; the published number (ReCLIP Table 2) comes from the authors'
+# released settings: reclip-rectification_vit-b16_1xb1-200e_voc12-20-512x512.py.
 _base_ = [
     '../_base_/models/reclip-rectification_vit-b16.py',
     '../_base_/datasets/pascal_voc12_20.py',

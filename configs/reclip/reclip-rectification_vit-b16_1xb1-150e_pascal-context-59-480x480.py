@@ -1,0 +1,26 @@
+# ReCLIP rectification stage on PASCAL Context (59 classes), as the authors' released code (dogehhh/ReCLIP@99b64d7,
+# config/*_train_ori_cfg.yaml, tools/train.py; docs/reproduction.md): batch 1 (their loader
+# ignores TRAIN.BATCH_SIZE), 150 epochs, poly per epoch, the best validation epoch kept; random
+# scale 0.5-2, 480x480 crops with cat_max_ratio 0.75, flip, photometric distortion;
+# whole-image test with prompt denoising 0.6 on softmax(100 M).
+# Class existence from the cache (the authors' offline tools/pseudo_class.py), made once with
+#   python tools/cache_class_existence.py configs/reclip/reclip-rectification_vit-b16_1xb1-150e_pascal-context-59-480x480.py --out data/reclip_existence/pascal-context-59_train.json
+# Published mIoU: 25.8 (ReCLIP Table 2)
+_base_ = [
+    '../_base_/models/reclip-rectification_vit-b16-authors.py',
+    '../_base_/datasets/pascal_context_59.py',
+    '../_base_/schedules/reclip_authors_epochs.py',
+]
+custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
+crop_size = (480, 480)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    decode_head=dict(class_names='pascal_context_59', existence='context',
+                     existence_cache='data/reclip_existence/pascal-context-59_train.json',
+                     pd_threshold=0.6))
+train_dataloader = dict(batch_size=1, sampler=dict(type='DefaultSampler', shuffle=True))
+param_scheduler = [
+    dict(type='FlooredPolyLR', eta_min=0.0, power=0.9, begin=0, end=150, by_epoch=True)
+]
+train_cfg = dict(max_epochs=150, val_interval=1)
+recipe_gpus = 1
