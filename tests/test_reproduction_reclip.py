@@ -296,6 +296,7 @@ def test_every_published_reclip_config_uses_the_authors_settings(path):
         assert stage.default_hooks.checkpoint.save_best == 'mIoU'
         if distill:
             assert {k: stage.model[k] for k in AUTHORS_DISTILL} == AUTHORS_DISTILL
+            assert stage.model.teacher_amp is False  # their float32 teacher
             assert stage.model.backbone.depth == 50 and stage.model.decode_head.branch_norm_act
             assert not stage.model.decode_head.loss_decode.avg_non_ignore
             assert stage.param_scheduler[0]['eta_min'] == 1e-4

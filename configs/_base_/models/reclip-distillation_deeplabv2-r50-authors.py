@@ -26,6 +26,7 @@ model = dict(
     keep_gt_ignore=True,
     teacher_pe_norm='batch',
     distill_terms='authors',
+    teacher_amp=False,  # their teacher runs in float32 (model/model.py:39-41, 86-88, 211-216)
     backbone=dict(
         type='ResNetV1c',
         depth=50,
