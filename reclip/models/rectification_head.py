@@ -245,11 +245,13 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         return m_q, m_r, m_p
 
     # ------------------------------------------------------------------ mmseg API
-    def forward(self, inputs: ClipFeatures, w_q: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """(B, K, h, w) rectified logits ``M`` (Eq. 2-3), prompt-denoised at test time if set."""
+    def forward(self, inputs: ClipFeatures, w_q: Optional[torch.Tensor] = None,
+                denoise: bool = True) -> torch.Tensor:
+        """(B, K, h, w) rectified logits ``M`` (Eq. 2-3), prompt-denoised at test time if set
+        (``denoise=False`` skips it: a caller applying its own denoising)."""
         m_q, m_r, m_p = self.logit_maps(inputs, w_q)
         logits = rectify_logits(m_q, m_r, m_p, subtract=self.subtract)
-        if self.prompt_denoising and not self.training:
+        if denoise and self.prompt_denoising and not self.training:
             logits = prompt_denoise(logits, self.pd_threshold, self.pd_keep_top_class,
                                     self.pd_scale)
         return logits

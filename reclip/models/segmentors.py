@@ -17,13 +17,11 @@ from mmseg.utils import add_prefix
 from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors import MaskClipSegmentor
-from maskclip.models.segmentors.maskclip_plus import ignore_batch_padding
+from maskclip.models.segmentors.maskclip_plus import (IGNORE, ignore_batch_padding,
+                                                      keep_ground_truth_ignore)
 from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
-from reclip.models.rectification import rectify_logits
 from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassifier
 
-#: ignore label of mmseg's ground truth and of the pseudo labels
-IGNORE = 255
 #: the authors' L_text logit scale: ``clip_model.logit_scale`` read without ``.exp()``
 #: (dogehhh/ReCLIP@99b64d7 ``model/model.py:1115, 1327``), i.e. ln(100)
 AUTHORS_TEXT_LOGIT_SCALE = math.log(100.0)
@@ -284,10 +282,7 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         with torch.autocast('cuda', dtype=torch.float16,
                             enabled=self.teacher_amp and inputs.is_cuda):
             feats = self.teacher.extract_feat(x)
-            if self.pseudo_label_pd is None:
-                logits = head(feats)
-            else:
-                logits = rectify_logits(*head.logit_maps(feats), subtract=head.subtract)
+            logits = head(feats, denoise=self.pseudo_label_pd is None)
         logits = logits.float()
         if self.pseudo_label_pd is not None:
             pd = self.pseudo_label_pd
@@ -302,8 +297,7 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
                         align_corners=False).argmax(dim=1, keepdim=True)
         ignore_batch_padding(labels, data_samples)
         if self.keep_gt_ignore:
-            gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
-            labels = labels.masked_fill(gt.to(labels.device) == IGNORE, IGNORE)
+            labels = keep_ground_truth_ignore(labels, data_samples)
         return labels
 
     # ------------------------------------------------------------------ training

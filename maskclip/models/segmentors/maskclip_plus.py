@@ -28,6 +28,13 @@ def ignore_batch_padding(labels: torch.Tensor, data_samples) -> torch.Tensor:
     return labels
 
 
+def keep_ground_truth_ignore(labels: torch.Tensor, data_samples) -> torch.Tensor:
+    """Set the labels to ignore where the ground truth is ignore (255): the MaskCLIP and ReCLIP
+    authors' pseudo labels (``keep_gt_ignore``), which read the ground truth's ignore mask."""
+    gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
+    return labels.masked_fill(gt.to(labels.device) == IGNORE, IGNORE)
+
+
 def current_iteration() -> int:
     """The training iteration mmengine's runner is at (0 outside a runner)."""
     return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)
@@ -187,9 +194,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         if self.unseen_classes is None:
             labels = ignore_batch_padding(logits.argmax(dim=1, keepdim=True), data_samples)
             if self.keep_gt_ignore:
-                gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
-                labels = torch.where(gt.to(labels.device) == IGNORE,
-                                     torch.full_like(labels, IGNORE), labels)
+                labels = keep_ground_truth_ignore(labels, data_samples)
             return labels
         unseen = self.unseen_classes.to(logits.device)
         fill = unseen[logits[:, unseen].argmax(dim=1, keepdim=True)]
