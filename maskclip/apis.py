@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from mmseg.utils import register_all_modules
 
 from maskclip.models.builder import maskclip_model_cfg
@@ -49,18 +50,27 @@ class Segmenter:
         return image
 
     @torch.no_grad()
-    def predict_logits(self, image) -> torch.Tensor:
-        """(K, H, W) float logits at the image's own size (bilinear, align_corners=False)."""
+    def _predict_sample(self, image) -> SegDataSample:
+        """The model's ``predict`` on one image, exactly as tools/test.py runs it (window
+        inference, PAMR, background rules), at the image's own size."""
         image = self._as_rgb_array(image)
         tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
         data = self.model.data_preprocessor(dict(inputs=[tensor]), False)
         shape = tuple(image.shape[:2])
-        meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape)
-        return self.model.inference(data['inputs'], [meta])[0]
+        sample = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
+                                             padding_size=[0, 0, 0, 0]))
+        return self.model.predict(data['inputs'], [sample])[0]
+
+    def predict_logits(self, image) -> torch.Tensor:
+        """(K, H, W) float scores at the image's own size whose argmax is :meth:`predict`: the
+        logits (bilinear, align_corners=False), or the class probabilities when the head's
+        probability rules are on (``bg_threshold``, ``softmax_over='names'``,
+        ``area_threshold``)."""
+        return self._predict_sample(image).seg_logits.data
 
     def predict(self, image) -> torch.Tensor:
-        """(H, W) int64 class indices."""
-        return self.predict_logits(image).argmax(dim=0)
+        """(H, W) int64 class indices, the labels tools/test.py would give."""
+        return self._predict_sample(image).pred_sem_seg.data[0]
 
 
 def create_segmenter(model_name: str = 'ViT-B-16',
@@ -72,7 +82,9 @@ def create_segmenter(model_name: str = 'ViT-B-16',
                      mode: str = 'maskclip',
                      device: Union[str, torch.device] = 'cpu',
                      naclip_std: Optional[float] = None,
-                     **head_options) -> Segmenter:
+                     test_cfg: Optional[dict] = None,
+                     pamr: Optional[dict] = None,
+                     **options) -> Segmenter:
     """Build a MaskCLIP segmenter.
 
     Args:
@@ -86,11 +98,20 @@ def create_segmenter(model_name: str = 'ViT-B-16',
             ``'clearclip'`` (ClearCLIP) or ``'naclip'`` (NACLIP); see
             :class:`~maskclip.models.MaskClipViT`.
         naclip_std: std of NACLIP's Gaussian neighbourhood prior in patches (default 5).
-        head_options: more :class:`~maskclip.models.MaskClipHead` options (thresholds, ...).
+        test_cfg: ``dict(mode='whole')`` (default) or sliding windows, e.g.
+            ``dict(mode='slide', crop_size=(224, 224), stride=(112, 112))``.
+        pamr: PAMR post-processing, e.g. ``dict(iterations=10, dilations=(8, 16),
+            resolution='original')`` (see :class:`~maskclip.models.MaskClipSegmentor`).
+        options: ``mean`` / ``std`` / ``bgr_to_rgb`` of the data preprocessor,
+            ``pos_embed_resize``, ``precision``, and :class:`~maskclip.models.MaskClipHead`
+            options (``logit_scale``, ``bg_threshold``, ``bg_words``, ``softmax_over``,
+            ``area_threshold``, ...). :meth:`Segmenter.predict` applies all of them as
+            tools/test.py does.
     """
     register_all_modules(init_default_scope=False)
     cfg = maskclip_model_cfg(model_name, pretrained, classes, templates, key_smoothing,
-                             prompt_denoising, mode, naclip_std=naclip_std, **head_options)
+                             prompt_denoising, mode, naclip_std=naclip_std, test_cfg=test_cfg,
+                             pamr=pamr, **options)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg)
     return Segmenter(model).to(device)

@@ -72,7 +72,7 @@ def test_background_without_prompt_by_threshold():
     torch.testing.assert_close(out[:, 1:], 10 * head(class_names=CLASSES[1:])(feats))
     fg = torch.tensor([[3., 0., 0.], [0.1, 0., 0.], [0., 0., 1.]]).T  # (3 classes, 3 pixels)
     logits = torch.cat([torch.full((1, 3), NO_PROMPT_LOGIT), fg])[None, :, None]  # (1, 4, 1, 3)
-    probs = h.background_by_threshold(logits)
+    probs = h.label_scores(logits)
     fg_probs = fg.softmax(0)  # max: 0.91 (cat), 0.35 (< 0.5: background), 0.58 (bird)
     assert probs.argmax(1).flatten().tolist() == [1, 0, 3]
     torch.testing.assert_close(probs[0, 1:, 0], fg_probs)
@@ -84,13 +84,13 @@ def test_background_with_a_prompt_and_threshold():
     assert h.bg_prompt and h.conv_seg.class_names == tuple(CLASSES)
     logits = torch.tensor([[2., 1.5, 0., 0.], [0., .2, 0., 0.], [0., 3., 0., 0.]]).T[None, :, None]
     all_probs = logits.softmax(1)  # best foreground: 0.32, 0.29 (< 0.3), 0.87
-    probs = h.background_by_threshold(logits)
+    probs = h.label_scores(logits)
     # background by its prompt (0.53 > 0.32), background by the threshold, cat
     assert probs.argmax(1).flatten().tolist() == [0, 0, 1]
     torch.testing.assert_close(probs[:, 1:], all_probs[:, 1:])
     p0 = all_probs[0, 0, 0]
     torch.testing.assert_close(probs[0, 0, 0], torch.stack([p0[0], torch.tensor(1.), p0[2]]))
-    assert head().background_by_threshold(logits) is logits  # no threshold: unchanged
+    assert head().label_scores(logits) is logits  # no threshold: unchanged
 
 
 def test_background_as_stuff_words():
@@ -120,7 +120,7 @@ def test_segmentor_thresholds_background_at_the_original_size():
         best_fg = logits.softmax(1)[:, 1:].amax(1)
         seg.decode_head.bg_threshold = float(best_fg.median())
         pred = seg.predict(inputs, [sample])[0]
-    expected = seg.decode_head.background_by_threshold(logits)
+    expected = seg.decode_head.label_scores(logits)
     torch.testing.assert_close(pred.seg_logits.data, expected[0])
     assert pred.pred_sem_seg.data.equal(expected.argmax(1))
     below = best_fg < seg.decode_head.bg_threshold

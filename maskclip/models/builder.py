@@ -46,20 +46,31 @@ def maskclip_model_cfg(model_name: str = 'ViT-B-16',
                        bgr_to_rgb: bool = False,
                        test_cfg: Optional[dict] = None,
                        naclip_std: Optional[float] = None,
+                       pos_embed_resize: Optional[str] = None,
+                       pamr: Optional[dict] = None,
+                       precision: str = 'fp32',
                        **head_options) -> dict:
     """The ``model`` dict of a MaskCLIP config (what the config files spell out by hand).
 
     ``mode`` is the encoder's last-block mode (:data:`~maskclip.models.backbones.base.MODES`;
     ``'sclip'``, ``'clearclip'`` and ``'naclip'`` need a ViT); ``naclip_std`` sets NACLIP's
-    Gaussian prior (``mode='naclip'`` only; default 5).
+    Gaussian prior (``mode='naclip'`` only; default 5); ``pos_embed_resize`` the ViT's
+    positional-embedding resize (``'size'`` or ``'scale_factor'``). ``pamr``, ``precision`` and
+    ``test_cfg`` go to the segmentor, the rest to the head.
     """
     backbone = dict(type=encoder_type(model_name), mode=check_mode(mode, model_name))
     if naclip_std is not None:
         if mode != 'naclip':
             raise ValueError(f"naclip_std applies to mode='naclip' only, not mode='{mode}'.")
         backbone['naclip_std'] = naclip_std
+    if pos_embed_resize is not None:
+        if backbone['type'] != 'MaskClipViT':
+            raise ValueError(f"pos_embed_resize applies to CLIP ViTs; '{model_name}' is a ResNet.")
+        backbone['pos_embed_resize'] = pos_embed_resize
     return dict(
         type='MaskClipSegmentor',
+        pamr=pamr,
+        precision=precision,
         clip=dict(model_name=model_name, pretrained=pretrained),
         data_preprocessor=dict(type='SegDataPreProcessor', mean=list(mean), std=list(std),
                                bgr_to_rgb=bgr_to_rgb, pad_val=0, seg_pad_val=255),

@@ -89,8 +89,14 @@ class TextClassifier(nn.Module):
         background = F.normalize(self.background_embeddings, dim=-1)
         return self.text_embeddings.index_put((self.background_rows,), background)
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, reduce_names: bool = True) -> torch.Tensor:
+        """(B, K, h, w) class scores (each class its best name), or with
+        ``reduce_names=False`` the (B, N, h, w) scores of every name (``name_to_class`` maps
+        them to classes)."""
         if self.normalize_features:
             feats = F.normalize(feats, dim=1)
         weight = self.embedding_matrix().to(feats.dtype)[:, :, None, None]
-        return reduce_synonyms(F.conv2d(feats, weight), self.name_to_class, self.num_classes)
+        scores = F.conv2d(feats, weight)
+        if not reduce_names:
+            return scores
+        return reduce_synonyms(scores, self.name_to_class, self.num_classes)

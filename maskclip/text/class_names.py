@@ -2,7 +2,13 @@
 
 A vocabulary is a list of classes, each a list of one or more names; prediction takes the maximum
 over a class's names. Built-in files live in ``maskclip/text/class_names/`` and are referred to by
-their stem (``'voc20'``, ``'pascal_context_59'``, ...).
+their stem (``'voc20'``, ``'pascal_context_59'``, ...). The field's files are shipped as they are:
+``<dataset>_sclip`` (SCLIP's, which NACLIP shares: synonyms, and the background of VOC21 /
+COCO-Object as 26 stuff words) and ``<dataset>_clearclip`` (ClearCLIP's plain names).
+
+A name may belong to one class only (else two classes tie wherever it wins), unless the file has
+the line ``# allow-shared-names``: SCLIP's COCO-Object file has 'bed' both among the background
+words and as a class, and reproducing it needs both queries.
 """
 from __future__ import annotations
 
@@ -25,13 +31,18 @@ def parse_class_line(line: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in line.split(','))
 
 
+#: the comment line that lets a class-name file give one name to several classes
+ALLOW_SHARED_NAMES = '# allow-shared-names'
+
+
 def read_class_file(path: str) -> Vocabulary:
     """Read a class-name file; blank lines and lines starting with '#' are skipped."""
     with open(path, encoding='utf-8') as f:
         lines = [line.rstrip('\n') for line in f]
     classes = [parse_class_line(line) for line in lines
                if line.strip() and not line.lstrip().startswith('#')]
-    return validate_vocabulary(classes, source=path)
+    shared = any(line.strip() == ALLOW_SHARED_NAMES for line in lines)
+    return validate_vocabulary(classes, source=path, allow_shared_names=shared)
 
 
 def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]]) -> Vocabulary:
@@ -55,8 +66,10 @@ def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]]) -> Vo
     return validate_vocabulary(classes, source='the class list')
 
 
-def validate_vocabulary(classes: Sequence[Sequence[str]], source: str) -> Vocabulary:
-    """Reject empty vocabularies, empty names and names used twice (they make argmax ambiguous)."""
+def validate_vocabulary(classes: Sequence[Sequence[str]], source: str,
+                        allow_shared_names: bool = False) -> Vocabulary:
+    """Reject empty vocabularies, empty names and names used twice (they make argmax ambiguous;
+    ``allow_shared_names`` accepts a name in several classes, never twice in one)."""
     if not classes:
         raise ValueError(f'{source} holds no class names; give at least one class.')
     seen: dict[str, int] = {}
@@ -66,7 +79,7 @@ def validate_vocabulary(classes: Sequence[Sequence[str]], source: str) -> Vocabu
                              'stray commas or blank entries.')
         for name in names:
             key = name.lower()
-            if key in seen:
+            if key in seen and (seen[key] == index or not allow_shared_names):
                 where = 'twice in the same class' if seen[key] == index else \
                     f'in classes {seen[key]} and {index}'
                 raise ValueError(f"{source}: the name '{name}' appears {where}; class names must "

@@ -19,7 +19,8 @@ from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors import MaskClipSegmentor
 from maskclip.models.segmentors.maskclip_plus import (IGNORE, ignore_batch_padding,
                                                       keep_ground_truth_ignore)
-from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
+from maskclip.models.segmentors.maskclip_segmentor import (check_class_scores,
+                                                          with_attribute_test_cfg)
 from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassifier
 
 #: the authors' L_text logit scale: ``clip_model.logit_scale`` read without ``.exp()``
@@ -206,6 +207,7 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
             raise ValueError(f"Unknown student_head '{student_head}'; choose one of "
                              f'{list(STUDENT_HEADS)}.')
         teacher_model = MODELS.build(teacher).requires_grad_(False).eval()
+        check_class_scores(teacher_model, 'ReCLIP distillation teacher')
         head = teacher_model.decode_head
         decode_head = dict(decode_head, num_classes=head.num_classes,
                            out_channels=head.num_classes)

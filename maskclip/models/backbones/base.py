@@ -30,13 +30,35 @@ class ClipFeatures(NamedTuple):
     pos_embed: torch.Tensor
 
 
-def resize_pos_embed(grid_embed: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+#: values of ``resize_pos_embed(how=...)`` (``MaskClipViT(pos_embed_resize=...)``)
+POS_EMBED_RESIZES = ('size', 'scale_factor')
+
+
+def resize_pos_embed(grid_embed: torch.Tensor, size: tuple[int, int],
+                     how: str = 'size') -> torch.Tensor:
     """Bicubically resize a (1, D, h0, w0) positional-embedding grid to ``size`` (paper Sec. 4).
 
-    Returns the input unchanged when the size already matches.
+    ``how='size'`` maps the output grid onto the input grid exactly (``F.interpolate(size=)``).
+    ``how='scale_factor'`` is the DINO-style resize of SCLIP's, ClearCLIP's and NACLIP's code
+    (wangf3014/SCLIP ``clip/model.py:263-281``, sinahmr/NACLIP ``clip/model.py:134-151``,
+    mc-lan/ClearCLIP ``open_clip/transformer.py:566-587``): scale factors
+    ``(h + 0.1) / h0`` and ``(w + 0.1) / w0``, which PyTorch uses for the source coordinates
+    (``src = (dst + 0.5) * h0 / (h + 0.1) - 0.5``), so the grid is sampled slightly differently.
+
+    Returns the input unchanged when the size already matches (theirs too, for square grids).
     """
+    if how not in POS_EMBED_RESIZES:
+        raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZES}, not {how!r}.')
     if tuple(grid_embed.shape[-2:]) == tuple(size):
         return grid_embed
+    if how == 'scale_factor':
+        (h0, w0), (h, w) = grid_embed.shape[-2:], size
+        resized = F.interpolate(grid_embed, scale_factor=((h + 0.1) / h0, (w + 0.1) / w0),
+                                mode='bicubic', align_corners=False,
+                                recompute_scale_factor=False)
+        if tuple(resized.shape[-2:]) != (h, w):  # cannot happen for grids below ~1e5 patches
+            raise RuntimeError(f'scale_factor resize gave {tuple(resized.shape[-2:])}, not {size}')
+        return resized
     return F.interpolate(grid_embed, size=size, mode='bicubic', align_corners=False)
 
 

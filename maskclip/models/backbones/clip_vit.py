@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from open_clip.transformer import QuickGELU, ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from .base import ClipFeatures, FrozenClipEncoder, resize_pos_embed
+from .base import POS_EMBED_RESIZES, ClipFeatures, FrozenClipEncoder, resize_pos_embed
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -74,6 +74,9 @@ class MaskClipViT(FrozenClipEncoder):
             ``PatchEmbed(padding='corner')`` (``mmseg/models/backbones/vit.py:228``,
             ``mmseg/models/utils/embed.py:58-80``). The dense output then covers the padded grid,
             and mmseg's head resize stretches it to the unpadded input, as the authors' did.
+        pos_embed_resize: how the positional embeddings are resized to another grid:
+            ``'size'`` (default, exact bicubic resize) or ``'scale_factor'`` (SCLIP's,
+            ClearCLIP's and NACLIP's code); see :func:`~.base.resize_pos_embed`.
     """
 
     #: values of ``patch_padding``
@@ -86,7 +89,8 @@ class MaskClipViT(FrozenClipEncoder):
 
     def __init__(self, clip=None, mode='maskclip', keys_through_out_proj=False,
                  naclip_std=5.0, mlp_act: Optional[str] = None, ln_eps: Optional[float] = None,
-                 patch_padding: str = 'floor', ln_eps_scope: str = 'all', init_cfg=None):
+                 patch_padding: str = 'floor', ln_eps_scope: str = 'all',
+                 pos_embed_resize: str = 'size', init_cfg=None):
         if not naclip_std > 0:
             raise ValueError(f'naclip_std must be positive, got {naclip_std}.')
         if mlp_act is not None and mlp_act not in self.MLP_ACTS:
@@ -100,7 +104,11 @@ class MaskClipViT(FrozenClipEncoder):
         if patch_padding not in self.PATCH_PADDINGS:
             raise ValueError(f'patch_padding must be one of {self.PATCH_PADDINGS}, not '
                              f'{patch_padding!r}.')
+        if pos_embed_resize not in POS_EMBED_RESIZES:
+            raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZES}, not '
+                             f'{pos_embed_resize!r}.')
         super().__init__(clip=clip, mode=mode, init_cfg=init_cfg)
+        self.pos_embed_resize = pos_embed_resize
         self.keys_through_out_proj = keys_through_out_proj
         self.naclip_std = float(naclip_std)
         self.patch_size = self.visual.patch_size
@@ -148,7 +156,7 @@ class MaskClipViT(FrozenClipEncoder):
         pos = self.visual.positional_embedding[1:]
         h0, w0 = self.visual.grid_size
         grid = pos.reshape(1, h0, w0, -1).permute(0, 3, 1, 2)
-        return resize_pos_embed(grid, size)
+        return resize_pos_embed(grid, size, self.pos_embed_resize)
 
     def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Patch embedding + class token + resized positional embedding + ln_pre."""

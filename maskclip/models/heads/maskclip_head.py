@@ -9,6 +9,8 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 
 from maskclip.models.backbones.base import ClipFeatures
+from maskclip.models.background import (SOFTMAX_OVER, background_by_threshold,
+                                        drop_small_classes, probabilities_over_names)
 from maskclip.models.refinement import key_smooth, prompt_denoise
 from maskclip.models.text_classifier import TextClassifier
 from maskclip.text import load_vocabulary, primary_names
@@ -57,19 +59,27 @@ class MaskClipHead(BaseDecodeHead):
     The training-free protocol of SCLIP / ClearCLIP / NACLIP adds (defaults leave MaskCLIP as is):
 
     * ``logit_scale``: the head returns ``logit_scale *`` its logits (after PD / KS), so that the
-      softmax of the background threshold sees ``softmax(logit_scale * cosine)``. Argmax, window
+      softmax of the probability rules sees ``softmax(logit_scale * cosine)``. Argmax, window
       averaging, resizing and PAMR (all linear or order-preserving) are unaffected by it.
-    * ``bg_threshold``: applied by the segmentor to the full-image scores
-      (:meth:`background_by_threshold`): a pixel whose highest foreground probability is below
-      the threshold becomes class 0 (``'background'``). Probabilities are a softmax over the
-      classes (each scored by its best name), the background class included when it has prompts.
-      (SCLIP's code takes the softmax over every name, synonyms and stuff words included, then
-      the max per class: with many background words its probabilities are lower than ours, so a
-      threshold tuned there is not exactly the same setting here.)
+    * ``softmax_over``: how the segmentor turns the full-image scores into class probabilities
+      (:mod:`maskclip.models.background`): ``'classes'`` (default; each class scored by its best
+      name, softmax over classes) or ``'names'`` (softmax over every name, then the max per
+      class: SCLIP's, ClearCLIP's and NACLIP's code). With ``'names'`` the head returns one
+      channel per name (``out_channels`` = number of names) and the segmentor reduces them at
+      the end, after window averaging, resizing and PAMR, as their code does.
+    * ``area_threshold`` (SCLIP's ``area_thd``): a foreground class predicted on fewer than this
+      fraction of the predicted foreground pixels of an image is removed (class 0 is the
+      background, whatever its names, as for ``bg_threshold``)
+      (:func:`~maskclip.models.background.drop_small_classes`).
+    * ``bg_threshold``: a pixel whose highest foreground probability is below it becomes class 0
+      (``'background'``) (:func:`~maskclip.models.background.background_by_threshold`).
     * ``bg_words``: the text prompts of class 0 (which must be named ``'background'``): ``None``
       keeps the vocabulary's own (e.g. the word "background"); ``'stuff'`` uses
       :data:`STUFF_WORDS` (less words naming another class); a list gives the words; an empty
       list gives background no prompt at all, so that only ``bg_threshold`` predicts it.
+
+    :meth:`label_scores` applies the rules; the segmentor calls it on the scores at the original
+    image size, and the argmax of its result is the prediction.
 
     Args:
         class_names: built-in vocabulary name, class-name file or list of classes (see
@@ -83,7 +93,7 @@ class MaskClipHead(BaseDecodeHead):
         prompt_denoising / pd_threshold / pd_keep_top_class: see
             :func:`maskclip.models.refinement.prompt_denoise` (``pd_keep_top_class=False`` is the
             authors' code).
-        logit_scale / bg_threshold / bg_words: see above.
+        logit_scale / softmax_over / area_threshold / bg_threshold / bg_words: see above.
         text_cache_dir: where text embeddings are cached (default ``~/.cache/maskclip``).
     """
 
@@ -101,6 +111,8 @@ class MaskClipHead(BaseDecodeHead):
                  logit_scale: float = 1.0,
                  bg_threshold: Optional[float] = None,
                  bg_words: Union[None, str, Sequence[str]] = None,
+                 softmax_over: str = 'classes',
+                 area_threshold: Optional[float] = None,
                  text_cache_dir: Optional[str] = None,
                  in_channels: Optional[int] = None,
                  channels: Optional[int] = None,
@@ -111,6 +123,15 @@ class MaskClipHead(BaseDecodeHead):
             raise ValueError(f'logit_scale must be positive, got {logit_scale}.')
         if bg_threshold is not None and not 0 < bg_threshold <= 1:
             raise ValueError(f'bg_threshold is a probability in (0, 1], got {bg_threshold}.')
+        if softmax_over not in SOFTMAX_OVER:
+            raise ValueError(f'softmax_over must be one of {SOFTMAX_OVER}, not {softmax_over!r}.')
+        if softmax_over == 'names' and (key_smoothing or prompt_denoising):
+            raise ValueError("Key smoothing and prompt denoising refine class scores; with "
+                             "softmax_over='names' the head keeps one score per name. Use "
+                             "softmax_over='classes' with them.")
+        if area_threshold is not None and not 0 <= area_threshold < 1:
+            raise ValueError(f'area_threshold is a fraction of the predicted foreground in '
+                             f'[0, 1), got {area_threshold}.')
         vocabulary = load_vocabulary(class_names)
         prompted, bg_prompt = background_vocabulary(vocabulary, bg_words)
         if not bg_prompt and bg_threshold is None:
@@ -135,11 +156,22 @@ class MaskClipHead(BaseDecodeHead):
         self.logit_scale = float(logit_scale)
         self.bg_threshold = bg_threshold
         self.bg_prompt = bg_prompt
+        self.softmax_over = softmax_over
+        self.area_threshold = area_threshold
+        # score channel -> class: the classes themselves, or every name (after a promptless
+        # background's channel)
+        score_to_class = torch.arange(len(vocabulary))
+        if softmax_over == 'names':
+            names = classifier.name_to_class + (0 if bg_prompt else 1)
+            score_to_class = names if bg_prompt else torch.cat([torch.zeros(1).long(), names])
+            self.out_channels = len(score_to_class)
+        self.register_buffer('score_to_class', score_to_class, persistent=False)
 
     def forward(self, inputs: ClipFeatures):
         """(B, K, h, w) cosine logits (smoothed confidences with key smoothing), times
-        ``logit_scale``; a background without prompt gets :data:`NO_PROMPT_LOGIT`."""
-        logits = self.cls_seg(inputs.dense)
+        ``logit_scale``; a background without prompt gets :data:`NO_PROMPT_LOGIT`. With
+        ``softmax_over='names'``: (B, N, h, w), one channel per name (see ``score_to_class``)."""
+        logits = self.conv_seg(inputs.dense, reduce_names=self.softmax_over == 'classes')
         if self.prompt_denoising:
             logits = prompt_denoise(logits, self.pd_threshold, self.pd_keep_top_class)
         if self.key_smoothing:
@@ -150,22 +182,40 @@ class MaskClipHead(BaseDecodeHead):
             logits = torch.cat([logits.new_full(logits[:, :1].shape, NO_PROMPT_LOGIT), logits], 1)
         return logits
 
-    def background_by_threshold(self, seg_logits: torch.Tensor) -> torch.Tensor:
-        """(B, K, H, W) scores of :meth:`forward` -> class probabilities with background by
-        threshold; their argmax is the prediction. Unchanged without ``bg_threshold``.
+    @property
+    def changes_labels(self) -> bool:
+        """Whether :meth:`label_scores` does anything (else the argmax of the scores is it)."""
+        return (self.softmax_over == 'names' or self.bg_threshold is not None
+                or self.area_threshold is not None)
 
-        ``p = softmax(seg_logits)`` over the classes (over the foreground ones when the
-        background has no prompt, its probability then being 0); where
-        ``max_{c >= 1} p_c < bg_threshold``, ``p_0`` is set to 1 so that class 0 wins. Elsewhere
-        the argmax is that of ``p`` (which may be a prompted background).
+    def class_probabilities(self, seg_logits: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) scores of :meth:`forward` -> (B, K, H, W) class probabilities.
+
+        ``'classes'``: softmax over the classes (over the foreground ones when the background
+        has no prompt, its probability then being 0). ``'names'``: softmax over every name, then
+        the max per class (:func:`~maskclip.models.background.probabilities_over_names`; a
+        promptless background's channel gets probability 0).
         """
-        if self.bg_threshold is None:
-            return seg_logits
+        if self.softmax_over == 'names':
+            return probabilities_over_names(seg_logits, self.score_to_class, self.num_classes)
         if self.bg_prompt:
-            probs = seg_logits.float().softmax(dim=1)
-        else:
-            fg = seg_logits[:, 1:].float().softmax(dim=1)
-            probs = torch.cat([torch.zeros_like(fg[:, :1]), fg], dim=1)
-        low = probs[:, 1:].amax(dim=1, keepdim=True) < self.bg_threshold
-        probs[:, :1] = torch.where(low, torch.ones_like(probs[:, :1]), probs[:, :1])
+            return seg_logits.float().softmax(dim=1)
+        fg = seg_logits[:, 1:].float().softmax(dim=1)
+        return torch.cat([torch.zeros_like(fg[:, :1]), fg], dim=1)
+
+    def label_scores(self, seg_logits: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) scores of :meth:`forward` at the original image size -> (B, K, H, W)
+        scores whose argmax is the prediction.
+
+        Unchanged without ``bg_threshold`` / ``area_threshold`` and with
+        ``softmax_over='classes'``; else the class probabilities, then small classes removed,
+        then background by threshold (class 0's probability set to 1 where it wins).
+        """
+        if not self.changes_labels:
+            return seg_logits
+        probs = self.class_probabilities(seg_logits)
+        if self.area_threshold is not None:
+            probs = drop_small_classes(probs, self.area_threshold)
+        if self.bg_threshold is not None:
+            probs = background_by_threshold(probs, self.bg_threshold)
         return probs

@@ -14,7 +14,7 @@ from maskclip.clip import clear_cache
 from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.models.text_classifier import TextClassifier
 
-from .maskclip_segmentor import with_attribute_test_cfg
+from .maskclip_segmentor import check_class_scores, with_attribute_test_cfg
 
 IGNORE = 255
 
@@ -112,6 +112,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
             if teacher['decode_head'].get('class_names') is None:
                 teacher['decode_head']['class_names'] = text_classifier['class_names']
         self.teacher = MODELS.build(teacher).requires_grad_(False).eval()
+        check_class_scores(self.teacher, 'MaskCLIP+ teacher')
         teacher_classes = getattr(self.teacher, 'class_names', None)
         if teacher_classes is not None and len(teacher_classes) != classifier.num_classes:
             raise ValueError(f'The teacher predicts {len(teacher_classes)} classes, the student '

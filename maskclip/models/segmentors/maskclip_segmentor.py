@@ -7,6 +7,7 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
 from maskclip.clip import clear_cache
@@ -18,35 +19,64 @@ def with_attribute_test_cfg(kwargs: dict) -> dict:
     return dict(kwargs, test_cfg=ConfigDict(kwargs.get('test_cfg') or dict(mode='whole')))
 
 
+def check_class_scores(model: torch.nn.Module, role: str) -> None:
+    """A teacher must give one score per class from ``encode_decode``: refuse a head that keeps
+    one score per name (``softmax_over='names'``, reduced only in ``predict``)."""
+    head = getattr(model, 'decode_head', None)
+    if getattr(head, 'softmax_over', 'classes') == 'names':
+        raise ValueError(f"The {role} head has softmax_over='names' (one score per name, "
+                         "reduced to classes only by predict); a teacher needs class scores: "
+                         "set its decode_head.softmax_over='classes'.")
+
+
+#: values of ``pamr['resolution']``
+PAMR_RESOLUTIONS = ('input', 'original')
+#: values of ``precision``
+PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
 @MODELS.register_module()
 class MaskClipSegmentor(EncoderDecoder):
     """A CLIP image encoder (backbone) and a text-classifier head built from one CLIP.
 
-    Prediction (``predict``, what tools/test.py runs) is mmseg's: ``inference`` (whole image or
-    sliding windows, window scores averaged where they overlap) at the network input size, then
-    ``postprocess_result`` (padding removed, bilinear resize to the original image, argmax). Two
-    training-free post-processing steps hook in there, both off by default:
+    Prediction (``predict``, what tools/test.py and the Python API run) is mmseg's: ``inference``
+    (whole image or sliding windows, window scores averaged where they overlap) at the network
+    input size, then ``postprocess_result`` (padding removed, bilinear resize to the original
+    image, argmax). The training-free post-processing hooks in there, all off by default:
 
-    * ``pamr``: :class:`~maskclip.models.pamr.PAMR` refines the stitched scores with the
-      (resized, normalised) input image at the input size, right after ``inference``.
-    * the head's ``bg_threshold`` (``MaskClipHead``): applied to the scores at the original size
-      in ``postprocess_result``; ``seg_logits`` then hold the class probabilities of
-      :meth:`MaskClipHead.background_by_threshold`.
+    * ``pamr``: :class:`~maskclip.models.pamr.PAMR` refines the scores with the (normalised)
+      input image, at the input size right after ``inference`` (``resolution='input'``), or at
+      the original size after the resize, with the input image resized bilinearly to it
+      (``resolution='original'``: SCLIP's and NACLIP's code, wangf3014/SCLIP
+      ``clip_segmentor.py:113-117``, sinahmr/NACLIP ``naclip.py:116-121``).
+    * the head's probability rules (:meth:`MaskClipHead.label_scores`: ``softmax_over``,
+      ``area_threshold``, ``bg_threshold``), applied to the scores at the original size; the
+      ``seg_logits`` of the result are then what they return, and their argmax is the label.
 
-    ``encode_decode`` (used by MaskCLIP+ / ReCLIP teachers) applies neither.
+    ``encode_decode`` (used by MaskCLIP+ / ReCLIP teachers) applies none of them.
 
     Args:
         clip: ``dict(model_name=..., pretrained=...)`` given to the backbone and to the head's
             text encoder unless they set their own ``clip``. Training-free: no checkpoint needed.
         pamr: ``None`` or ``iterations=0`` (off), or e.g.
-            ``dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))``.
+            ``dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24), resolution='input')``.
+        precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'``: ``inference`` runs under CUDA
+            autocast in that type when the inputs are on a GPU (ClearCLIP evaluates in fp16);
+            on the CPU it always runs in fp32.
     """
 
     def __init__(self, backbone: dict, decode_head: dict, clip: Optional[dict] = None,
-                 pamr: Optional[dict] = None, **kwargs):
+                 pamr: Optional[dict] = None, precision: str = 'fp32', **kwargs):
         if clip is not None:
             backbone = dict(backbone, clip=backbone.get('clip', clip))
             decode_head = dict(decode_head, clip=decode_head.get('clip', clip))
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {tuple(PRECISIONS)}, not {precision!r}.')
+        pamr = dict(pamr or {})
+        pamr_resolution = pamr.pop('resolution', 'input')
+        if pamr_resolution not in PAMR_RESOLUTIONS:
+            raise ValueError(f"pamr['resolution'] must be one of {PAMR_RESOLUTIONS}, not "
+                             f'{pamr_resolution!r}.')
         super().__init__(backbone=backbone, decode_head=decode_head,
                          **with_attribute_test_cfg(kwargs))
         if self.backbone.embed_dim != self.decode_head.in_channels:
@@ -55,6 +85,8 @@ class MaskClipSegmentor(EncoderDecoder):
                 f'embeddings are {self.decode_head.in_channels}-d: backbone and head must use the '
                 'same CLIP model.')
         self.pamr = PAMR(**pamr) if pamr and pamr.get('iterations', 1) > 0 else None
+        self.pamr_resolution = pamr_resolution
+        self.precision = precision
         clear_cache()  # backbone and head hold what they need; free the shared CLIP
 
     @property
@@ -62,9 +94,14 @@ class MaskClipSegmentor(EncoderDecoder):
         return self.decode_head.class_names
 
     def inference(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
-        """mmseg's whole / slide inference, then PAMR if configured."""
-        seg_logits = super().inference(inputs, batch_img_metas)
-        if self.pamr is not None:
+        """mmseg's whole / slide inference (in ``precision`` on a GPU), then PAMR if configured
+        at the input resolution."""
+        dtype = PRECISIONS[self.precision]
+        with torch.autocast('cuda', dtype=dtype or torch.float16,
+                            enabled=dtype is not None and inputs.is_cuda):
+            seg_logits = super().inference(inputs, batch_img_metas)
+        seg_logits = seg_logits.float()
+        if self.pamr is not None and self.pamr_resolution == 'input':
             seg_logits = self.refine(inputs, seg_logits, batch_img_metas)
         return seg_logits
 
@@ -72,22 +109,60 @@ class MaskClipSegmentor(EncoderDecoder):
                batch_img_metas: List[dict]) -> torch.Tensor:
         """PAMR of each image's scores inside its unpadded area (batch padding left alone)."""
         refined = seg_logits.clone()
-        height, width = inputs.shape[-2:]
         for i, meta in enumerate(batch_img_metas):
-            left, right, top, bottom = meta.get('padding_size', None) or (0, 0, 0, 0)
-            rows, cols = slice(top, height - bottom), slice(left, width - right)
+            rows, cols = unpadded(inputs, meta)
             refined[i:i + 1, :, rows, cols] = self.pamr(inputs[i:i + 1, :, rows, cols],
                                                         seg_logits[i:i + 1, :, rows, cols])
         return refined
 
-    def postprocess_result(self, seg_logits: torch.Tensor, data_samples=None):
-        """mmseg's (unpad, resize to the original size, argmax), then the background threshold."""
+    def predict(self, inputs: torch.Tensor, data_samples=None):
+        """mmseg's ``predict``; the inputs also reach :meth:`postprocess_result` (for PAMR at
+        the original resolution)."""
+        if data_samples is not None:
+            batch_img_metas = [sample.metainfo for sample in data_samples]
+        else:
+            shape = inputs.shape[2:]
+            batch_img_metas = [dict(ori_shape=shape, img_shape=shape, pad_shape=shape,
+                                    padding_size=[0, 0, 0, 0])] * inputs.shape[0]
+        seg_logits = self.inference(inputs, batch_img_metas)
+        return self.postprocess_result(seg_logits, data_samples, inputs=inputs)
+
+    def postprocess_result(self, seg_logits: torch.Tensor, data_samples=None,
+                           inputs: Optional[torch.Tensor] = None):
+        """mmseg's (unpad, resize to the original size, argmax), then PAMR at the original
+        resolution (if so configured) and the head's label rules."""
         data_samples = super().postprocess_result(seg_logits, data_samples)
-        threshold = getattr(self.decode_head, 'background_by_threshold', None)
-        if threshold is None or getattr(self.decode_head, 'bg_threshold', None) is None:
+        original_pamr = self.pamr is not None and self.pamr_resolution == 'original'
+        if not original_pamr and not getattr(self.decode_head, 'changes_labels', False):
             return data_samples
-        for sample in data_samples:
-            probs = threshold(sample.seg_logits.data[None])[0]
-            sample.set_data(dict(seg_logits=PixelData(data=probs),
-                                 pred_sem_seg=PixelData(data=probs.argmax(dim=0, keepdim=True))))
+        if original_pamr and inputs is None:
+            raise ValueError("PAMR at resolution='original' needs the input images: call "
+                             'predict(inputs, data_samples), not postprocess_result alone.')
+        for i, sample in enumerate(data_samples):
+            scores = sample.seg_logits.data[None]
+            if original_pamr:
+                image = original_size_image(inputs[i:i + 1], sample.metainfo, scores.shape[-2:],
+                                            self.align_corners)
+                scores = self.pamr(image, scores.float())
+            scores = self.decode_head.label_scores(scores)[0]
+            sample.set_data(dict(seg_logits=PixelData(data=scores),
+                                 pred_sem_seg=PixelData(data=scores.argmax(dim=0, keepdim=True))))
         return data_samples
+
+
+def unpadded(inputs: torch.Tensor, meta: dict) -> tuple:
+    """(rows, cols) slices of an image's area inside a padded batch."""
+    height, width = inputs.shape[-2:]
+    left, right, top, bottom = meta.get('padding_size', None) or (0, 0, 0, 0)
+    return slice(top, height - bottom), slice(left, width - right)
+
+
+def original_size_image(image: torch.Tensor, meta: dict, size, align_corners: bool):
+    """A (1, C, H, W) input image without its padding, flipped as its scores are (TTA), resized
+    bilinearly to ``size`` (the original image size): PAMR's guide at that resolution."""
+    rows, cols = unpadded(image, meta)
+    image = image[:, :, rows, cols].float()
+    if meta.get('flip', None):
+        image = image.flip(dims=(3,) if meta.get('flip_direction') == 'horizontal' else (2,))
+    return resize(image, size=tuple(size), mode='bilinear', align_corners=align_corners,
+                  warning=False)
