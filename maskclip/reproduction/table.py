@@ -26,6 +26,9 @@ DEFAULT_TABLE = 'configs/reproduction/published.yaml'
 PAPERS = {
     'maskclip': 'MaskCLIP (Zhou et al., ECCV 2022)',
     'reclip': 'ReCLIP (Wang and Kang, CVPR 2024)',
+    'sclip': 'SCLIP (Wang et al., ECCV 2024)',
+    'clearclip': 'ClearCLIP (Lan et al., ECCV 2024)',
+    'naclip': 'NACLIP (Hajimiri et al., WACV 2025)',
 }
 RUN_TYPES = ('eval', 'train', 'robustness')
 REQUIRED = ('id', 'paper', 'table', 'row', 'dataset', 'metric', 'published', 'config', 'run')

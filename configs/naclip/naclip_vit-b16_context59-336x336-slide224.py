@@ -1,0 +1,18 @@
+# NACLIP on PASCAL Context val, 59 classes (background ignored),
+# with the settings of its released configs/cfg_context59.py (sinahmr/NACLIP@0cac3a6).
+_base_ = [
+    '../_base_/models/naclip_vit-b16.py', '../_base_/datasets/pascal_context_59.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
+]
+model = dict(
+    decode_head=dict(class_names='pascal_context_59_sclip'))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 336), keep_ratio=True),
+    # annotations are loaded after Resize: metrics are computed at the original size
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+val_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_dataloader = None  # training-free: evaluation only

@@ -1,0 +1,18 @@
+# SCLIP on PASCAL Context val, 60 classes with background,
+# with the settings of its released configs/cfg_context60.py (wangf3014/SCLIP@b56bd30).
+_base_ = [
+    '../_base_/models/sclip_vit-b16.py', '../_base_/datasets/pascal_context_60.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/training_free.py'
+]
+model = dict(
+    decode_head=dict(class_names='pascal_context_60_sclip', logit_scale=50.0, bg_threshold=0.1))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 336), keep_ratio=True),
+    # annotations are loaded after Resize: metrics are computed at the original size
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+val_dataloader = dict(batch_size=1, dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+train_dataloader = None  # training-free: evaluation only
