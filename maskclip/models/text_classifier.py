@@ -31,16 +31,18 @@ class TextClassifier(nn.Module):
             ``bg_embeddings = nn.Parameter(torch.randn(1, C))`` (``maskclip_plus_head.py:68-69``;
             its word then never matters).
         cache_dir: text-embedding cache directory (default ``~/.cache/maskclip``).
+        allow_shared_names: accept a name in several classes (see
+            :func:`maskclip.text.load_vocabulary`).
     """
 
     def __init__(self, class_names: Union[str, Sequence], clip: Optional[dict],
                  templates: Union[str, Sequence[str]] = 'vild', normalize_features: bool = True,
                  learnable_background: bool = False, cache_dir: Optional[str] = None,
-                 background_init: str = 'text'):
+                 background_init: str = 'text', allow_shared_names: bool = False):
         super().__init__()
         if background_init not in ('text', 'random'):
             raise ValueError(f"background_init must be 'text' or 'random', not {background_init!r}.")
-        self.vocabulary = load_vocabulary(class_names)
+        self.vocabulary = load_vocabulary(class_names, allow_shared_names)
         self.class_names = primary_names(self.vocabulary)
         self.num_classes = len(self.vocabulary)
         self.normalize_features = normalize_features

@@ -45,11 +45,13 @@ def read_class_file(path: str) -> Vocabulary:
     return validate_vocabulary(classes, source=path, allow_shared_names=shared)
 
 
-def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]]) -> Vocabulary:
+def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]],
+                    allow_shared_names: bool = False) -> Vocabulary:
     """A vocabulary from a built-in name, a file path, or a list of classes.
 
     List items are a class name (``'car'``), comma-separated synonyms (``'person, people'``) or a
-    list of synonyms (``['person', 'people']``).
+    list of synonyms (``['person', 'people']``). ``allow_shared_names`` lets a list give one
+    name to several classes (a file says so with the line ``# allow-shared-names``).
     """
     if isinstance(spec, str):
         if osp.isfile(spec):
@@ -63,7 +65,8 @@ def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]]) -> Vo
             'one class per line (comma-separated synonyms).')
     classes = [parse_class_line(item) if isinstance(item, str) else tuple(
         str(name).strip() for name in item) for item in spec]
-    return validate_vocabulary(classes, source='the class list')
+    return validate_vocabulary(classes, source='the class list',
+                               allow_shared_names=allow_shared_names)
 
 
 def validate_vocabulary(classes: Sequence[Sequence[str]], source: str,
@@ -86,6 +89,12 @@ def validate_vocabulary(classes: Sequence[Sequence[str]], source: str,
                                  'be unique so that every pixel has one answer.')
             seen[key] = index
     return tuple(tuple(names) for names in classes)
+
+
+def has_shared_names(vocabulary: Vocabulary) -> bool:
+    """Whether some name belongs to several classes (only files that allow it load so)."""
+    names = [name.lower() for names in vocabulary for name in set(names)]
+    return len(names) != len(set(names))
 
 
 def primary_names(vocabulary: Vocabulary) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ model = dict(
     type='MaskClipSegmentor',
     clip=dict(model_name='ViT-B-16', pretrained='openai'),
     data_preprocessor=data_preprocessor,
+    precision='fp32',  # their model runs in fp32
     backbone=dict(
         type='MaskClipViT',
         mode='sclip',

@@ -13,7 +13,7 @@ from maskclip.models.background import (SOFTMAX_OVER, background_by_threshold,
                                         drop_small_classes, probabilities_over_names)
 from maskclip.models.refinement import key_smooth, prompt_denoise
 from maskclip.models.text_classifier import TextClassifier
-from maskclip.text import load_vocabulary, primary_names
+from maskclip.text import has_shared_names, load_vocabulary, primary_names
 
 #: "background as stuff words": the text prompts that SCLIP, ClearCLIP and NACLIP give the
 #: background class of VOC21 / COCO-Object instead of the word "background" (their class files).
@@ -141,7 +141,8 @@ class MaskClipHead(BaseDecodeHead):
             raise ValueError(f'num_classes={num_classes} but the class names hold '
                              f'{len(vocabulary)} classes; make them agree (or drop num_classes).')
         classifier = TextClassifier([list(names) for names in prompted], clip, templates,
-                                    normalize_features=True, cache_dir=text_cache_dir)
+                                    normalize_features=True, cache_dir=text_cache_dir,
+                                    allow_shared_names=has_shared_names(vocabulary))
         sizes = classifier.decode_head_sizes(None, in_channels, channels)
         sizes.update(num_classes=len(vocabulary), out_channels=len(vocabulary))
         super().__init__(**sizes, dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
