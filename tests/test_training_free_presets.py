@@ -395,3 +395,35 @@ val_dataloader = test_dataloader
     plain = maskclip.create_segmenter(TINY_VIT, tiny_weights, **dict(
         options, softmax_over='classes', area_threshold=None, pamr=None))
     assert not plain.predict(image).equal(labels)
+
+
+def test_coco_object_keeps_their_113_queries_and_teachers_refuse_name_scores():
+    h = head('coco_object_sclip', softmax_over='names')
+    assert h.out_channels == 113 and h.num_classes == 81  # 26 + 8 person names + 79 others
+    assert h.score_to_class.tolist().count(0) == 26
+    bed = h.class_names.index('bed')
+    assert h.score_to_class.tolist().count(bed) == 1
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'maskclip_plus',
+        'maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')).model
+    cfg.teacher.clip.update(CLIP)
+    cfg.text_classifier.templates = cfg.teacher.decode_head.templates = 'single'
+    cfg.decode_head.update(channels=32, in_channels=512)
+    cfg.backbone.update(init_cfg=None, depth=18)
+    cfg.teacher.decode_head.softmax_over = 'names'
+    with pytest.raises(ValueError, match='teacher needs class scores'):
+        build(cfg)
+
+
+def test_precision_is_cuda_autocast_only():
+    cfg = dict(type='MaskClipSegmentor', clip=CLIP, backbone=dict(type='MaskClipViT'),
+               decode_head=dict(type='MaskClipHead', class_names=['sky', 'sea'],
+                                templates='single'))
+    inputs, meta = torch.randn(1, 3, 32, 48), dict(img_shape=(32, 48), ori_shape=(32, 48),
+                                                   pad_shape=(32, 48))
+    with torch.no_grad():
+        fp32 = build(cfg).inference(inputs, [meta])
+        half = build(dict(cfg, precision='fp16')).inference(inputs, [meta])
+    assert half.dtype == torch.float32 and half.equal(fp32)  # the CPU stays in fp32
+    with pytest.raises(ValueError, match='precision must be one of'):
+        build(dict(cfg, precision='int8'))
