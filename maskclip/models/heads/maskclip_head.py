@@ -172,7 +172,10 @@ class MaskClipHead(BaseDecodeHead):
         """(B, K, h, w) cosine logits (smoothed confidences with key smoothing), times
         ``logit_scale``; a background without prompt gets :data:`NO_PROMPT_LOGIT`. With
         ``softmax_over='names'``: (B, N, h, w), one channel per name (see ``score_to_class``)."""
-        logits = self.conv_seg(inputs.dense, reduce_names=self.softmax_over == 'classes')
+        if self.softmax_over == 'names':
+            logits = self.conv_seg(inputs.dense, reduce_names=False)
+        else:
+            logits = self.cls_seg(inputs.dense)
         if self.prompt_denoising:
             logits = prompt_denoise(logits, self.pd_threshold, self.pd_keep_top_class)
         if self.key_smoothing:
