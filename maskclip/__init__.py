@@ -4,6 +4,7 @@ Importing the package registers its models, datasets and hooks into mmseg's regi
 """
 from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
 from .apis import Segmenter, create_segmenter
+from .inference import inference_model, init_model
 
 __version__ = '0.1.0'
-__all__ = ['Segmenter', 'create_segmenter', '__version__']
+__all__ = ['Segmenter', 'create_segmenter', 'init_model', 'inference_model', '__version__']
