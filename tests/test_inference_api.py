@@ -57,10 +57,11 @@ def tool_labels(config, scene, tmp_path, checkpoint=None):
 
 
 def test_training_free_config_predicts_as_tools_test(scene, tmp_path):
-    config = tiny_config(scene, f'{ROOT}/configs/naclip/naclip-pamr_vit-b16_context59-336x336-slide224.py',
+    base = f'{ROOT}/configs/naclip/naclip-pamr_vit-b16_context59-336x336-slide224.py'
+    config = tiny_config(scene, base,
                          f"dict(clip=dict(model_name='{TINY_VIT}'), decode_head=dict("
-                         "templates='single', class_names='sample_scenes'), test_cfg=dict(crop_size=(32, 32), stride=(16, 16)))",
-                         'naclip.py')
+                         "templates='single', class_names='sample_scenes'), "
+                         "test_cfg=dict(crop_size=(32, 32), stride=(16, 16)))", 'naclip.py')
     model = maskclip.init_model(config, clip_weights=scene['weights'])
     by_path = maskclip.inference_model(model, scene['path'])
     labels = by_path.pred_sem_seg.data[0].numpy()

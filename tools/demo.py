@@ -14,7 +14,6 @@ figures: image | MaskCLIP | MaskCLIP + KS + PD | the MaskCLIP+ or ReCLIP model o
 writes the same panels as one figure with a row per image, ``figure_grid.png``.
 """
 import argparse
-import copy
 import os
 import os.path as osp
 import sys
@@ -128,11 +127,10 @@ def output_stems(paths):
 # ------------------------------------------------------------------ the trained model's panel
 
 #: Models ``--config`` may build: the panel's title and where the config keeps the class names.
-TRAINED_MODELS = {
-    'MaskClipPlusSegmentor': ('MaskCLIP+', ('text_classifier',)),
-    'ReCLIPRectificationSegmentor': ('ReCLIP (rectification)', ('decode_head',)),
-    'ReCLIPDistillSegmentor': ('ReCLIP', ('teacher', 'decode_head')),
-}
+def trained_models():
+    """``{segmentor type: its name}`` of the models with a checkpoint (maskclip.inference)."""
+    from maskclip.inference import TRAINED_MODELS, VOCABULARY_NODES
+    return {kind: VOCABULARY_NODES[kind][0] for kind in TRAINED_MODELS}
 
 
 def load_model_cfg(config, checkpoint):
@@ -146,23 +144,17 @@ def load_model_cfg(config, checkpoint):
     except Exception as error:  # a config is Python: any error in it
         raise ValueError(f'Cannot read the config {config}: {error}') from None
     model_type = (cfg.get('model') or {}).get('type')
-    if model_type not in TRAINED_MODELS:
+    if model_type not in trained_models():
         raise ValueError(f'The config {config} builds a {model_type}; the figure\'s model panel '
-                         f'takes a MaskCLIP+ or ReCLIP config ({", ".join(TRAINED_MODELS)}).')
+                         f'takes a MaskCLIP+ or ReCLIP config ({", ".join(trained_models())}).')
     return cfg
-
-
-def _classes_node(model_cfg):
-    node = model_cfg
-    for key in TRAINED_MODELS[model_cfg['type']][1]:
-        node = node[key]
-    return node
 
 
 def config_vocabulary(cfg, config):
     """The vocabulary the config's model was trained with."""
+    from maskclip.inference import vocabulary_node
     from maskclip.text import load_vocabulary
-    names = _classes_node(cfg.model).get('class_names')
+    names = vocabulary_node(cfg.model).get('class_names')
     if names is None:
         raise ValueError(f'The config {config} names no classes; give --classes.')
     return load_vocabulary(names)
@@ -186,25 +178,6 @@ def check_fixed_vocabulary(cfg, config, vocabulary):
             f'checkpoint predicts only the classes of its config {config}, in this order: '
             f'{listed(own)}; the demo was given: {listed(wanted)}. Leave out --classes and '
             '--background to use the config\'s classes.')
-
-
-def inference_pipeline(cfg):
-    """The config's test pipeline (as tools/test.py resizes), fed an image array, no labels."""
-    from mmengine.dataset import Compose
-    from mmengine.registry import DefaultScope
-    loader = cfg.get('test_dataloader') or {}
-    pipeline = ((loader.get('dataset') or {}).get('pipeline') or cfg.get('test_pipeline')
-                or [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
-    steps = []
-    for step in pipeline:
-        step = copy.deepcopy(dict(step))
-        if step['type'] == 'LoadAnnotations':
-            continue
-        if str(step['type']).startswith('LoadImageFrom'):
-            step = dict(type='LoadImageFromNDArray')
-        steps.append(step)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        return Compose(steps)
 
 
 def read_checkpoint(path):
@@ -240,20 +213,10 @@ def build_trained_model(cfg, checkpoint, vocabulary, args, device):
     from mmseg.registry import MODELS
 
     import reclip  # noqa: F401  (registers the ReCLIP models)
+    from maskclip.inference import inference_cfg, test_pipeline
     from maskclip.utils import check_clip_weights, clip_cfgs_of
 
-    model_cfg = copy.deepcopy(cfg.model)
-    classes = [list(names) for names in vocabulary]
-    _classes_node(model_cfg)['class_names'] = classes
-    if model_cfg.type == 'MaskClipPlusSegmentor':
-        model_cfg.update(unseen_classes=None, self_training_start=None)
-        if 'decode_head' in model_cfg.teacher:
-            model_cfg.teacher.decode_head['class_names'] = classes
-    elif model_cfg.type == 'ReCLIPRectificationSegmentor':
-        model_cfg.decode_head['existence_cache'] = None
-    else:
-        model_cfg.update(teacher_checkpoint=None)  # a distilled checkpoint holds W_r itself
-        model_cfg.teacher.decode_head['existence_cache'] = None
+    model_cfg = inference_cfg(cfg.model, [list(names) for names in vocabulary])
     if args.random_weights or args.clip_weights:
         for clip in clip_cfgs_of(model_cfg):
             clip['pretrained'] = None if args.random_weights else args.clip_weights
@@ -266,7 +229,7 @@ def build_trained_model(cfg, checkpoint, vocabulary, args, device):
         raise ValueError(f'The checkpoint {args.checkpoint} does not fit the model of '
                          f'{args.config}: {_shorten(error)}') from None
     model = revert_sync_batchnorm(model).to(device).eval()
-    pipeline = inference_pipeline(cfg)
+    pipeline = test_pipeline(cfg, from_array=True)
 
     @torch.no_grad()
     def predict(image):
@@ -275,7 +238,7 @@ def build_trained_model(cfg, checkpoint, vocabulary, args, device):
                                       data_samples=[packed['data_samples']]))[0]
         return result.pred_sem_seg.data[0].cpu().numpy()
 
-    return TRAINED_MODELS[model_cfg.type][0], predict
+    return trained_models()[model_cfg.type], predict
 
 
 # ------------------------------------------------------------------ figure panels
