@@ -10,6 +10,12 @@ import socket  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import reclip  # noqa: E402
+
+# importing the packages registers nothing: register mmseg's, maskclip's and ReCLIP's modules
+# (and the tiny test CLIPs) once for every test, as a script does
+reclip.register_all_modules(init_default_scope=False)
+
 TINY_VIT = 'tiny-ViT-16-test'
 TINY_RN = 'tiny-RN-test'
 

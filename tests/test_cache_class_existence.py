@@ -1,7 +1,6 @@
 """tools/cache_class_existence.py on the sample scenes shipped in data/ (tiny random CLIP)."""
 import json
 import os.path as osp
-import sys
 
 import mmcv
 import pytest
@@ -11,12 +10,10 @@ from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-import maskclip  # noqa: F401
-import reclip  # noqa: F401
 from reclip.models import ReCLIPRectificationHead
 from reclip.models.rectification import class_existence
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -56,12 +53,7 @@ train_dataloader = dict(
 
 @pytest.fixture(scope='module')
 def tool():
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    try:
-        import cache_class_existence
-    finally:
-        sys.path.remove(osp.join(ROOT, 'tools'))
-    return cache_class_existence.main
+    return load_tool('cache_class_existence').main
 
 
 @pytest.fixture(scope='module')

@@ -8,9 +8,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 
-import maskclip  # noqa: F401  (registers modules)
 from maskclip.models.builder import CLIP_MEAN, IMAGENET_MEAN, encoder_type
-from maskclip.utils import clip_cfgs_of
+from maskclip.utils import REGISTERING_MODULES, clip_cfgs_of
 
 from .conftest import TINY_RN, TINY_VIT
 
@@ -55,8 +54,10 @@ def test_config_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmseg'
     reclip = osp.basename(path).startswith('reclip')
-    assert cfg.custom_imports == dict(imports=['maskclip', 'reclip'] if reclip else ['maskclip'],
-                                      allow_failed_imports=False)
+    # the registering submodules (importing the packages registers nothing)
+    assert cfg.custom_imports == dict(
+        imports=list(REGISTERING_MODULES) + (['reclip.models'] if reclip else []),
+        allow_failed_imports=False)
     model_cfg = segmentor_cfg(cfg)
     # paper configs normalise like the authors' code: ImageNet statistics (MaskCLIP's mmseg
     # code, every DeepLab student), CLIP's own for ReCLIP's CLIP (OpenAI's clip package) and the

@@ -15,7 +15,6 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 from scipy.io import savemat
 
-import maskclip  # noqa: F401  (registers the repo's datasets)
 
 from .conftest import load_tool
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import TINY_VIT
+from .conftest import TINY_VIT, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -38,12 +38,7 @@ def env(tmp_path):
 def tool(monkeypatch):
     """The tool's ``main``, run in this process (from the repo root, as on the command line)."""
     monkeypatch.chdir(ROOT)
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    try:
-        import export_pseudo_labels
-    finally:
-        sys.path.remove(osp.join(ROOT, 'tools'))
-    return export_pseudo_labels.main
+    return load_tool('export_pseudo_labels').main
 
 
 def labels_in(directory, stems=STEMS):

@@ -65,3 +65,19 @@ def test_mmcv_is_built_with_cuda_hidden_and_cached_by_that_choice(tmp_path):
     cuda = plan(tmp_path, MASKCLIP_MMCV_CUDA_OPS='1')
     assert cuda['cache'] == str(tmp_path / 'wheels' / f'{tag}-cuda-ops') != cpu['cache']
     assert 'FORCE_CUDA=1' in cuda['env'].split() and 'CUDA_VISIBLE_DEVICES=' not in cuda['env']
+
+
+def test_importing_the_packages_registers_and_imports_nothing_heavy():
+    """`import maskclip` / `import reclip` import no model code (configs list the registering
+    submodules in custom_imports); the API is imported on first use."""
+    code = ('import sys, maskclip, reclip\n'
+            'heavy = sorted({m for m in sys.modules if m.split(".")[0] in ("torch", "mmseg", "mmcv")'
+            ' or m.startswith(("maskclip.models", "reclip.models", "maskclip.datasets"))})\n'
+            'print(len(heavy), heavy[:5])\n'
+            'from mmseg.registry import MODELS\n'
+            'print(MODELS.get("MaskClipSegmentor"))\n'
+            'maskclip.register_all_modules()\n'
+            'print(MODELS.get("MaskClipSegmentor").__name__, callable(maskclip.create_segmenter))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, HF_HUB_OFFLINE='1')).stdout.splitlines()
+    assert out == ['0 []', 'None', 'MaskClipSegmentor True']

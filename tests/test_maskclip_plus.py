@@ -11,7 +11,6 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import nn
 
-import maskclip  # noqa: F401
 
 from .conftest import TINY_VIT
 

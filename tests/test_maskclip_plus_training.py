@@ -8,7 +8,6 @@ import sys
 import pytest
 import torch
 
-import maskclip  # noqa: F401  (safe loading of mmengine checkpoints)
 
 from .conftest import TINY_VIT, free_port
 

@@ -7,7 +7,6 @@ import torch
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
-import maskclip  # noqa: F401  (registers modules)
 from maskclip.models.pamr import DIRECTIONS, PAMR
 
 from .conftest import TINY_VIT

@@ -15,7 +15,6 @@ from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 from PIL import Image
 
-import maskclip  # noqa: F401  (registers modules)
 from maskclip.datasets.coco_object import COCOObjectDataset
 from maskclip.models import ClipFeatures, MaskClipHead
 from maskclip.models.heads.maskclip_head import NO_PROMPT_LOGIT, STUFF_WORDS
@@ -300,7 +299,6 @@ def test_maskclip_plus_teacher_takes_any_mode():
 
 
 def test_reclip_rectification_and_distillation_teacher_take_any_mode():
-    import reclip  # noqa: F401  (registers ReCLIP's modules)
     rect = Config.fromfile(osp.join(
         ROOT, 'configs', 'reclip', 'reclip-rectification_vit-b16_1xb1-50e_voc12-20-336x336.py'))
     tiny(rect.model.clip)

@@ -14,8 +14,6 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import nn
 
-import maskclip  # noqa: F401  (registers the encoders, DeepLabV2Head, the tiny CLIPs)
-import reclip  # noqa: F401  (registers the ReCLIP modules)
 from reclip.models import RectifiedTextClassifier
 from reclip.models.rectification import (class_existence, contrastive_loss, gumbel_masks,
                                          masked_average_pool)

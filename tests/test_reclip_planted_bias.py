@@ -36,8 +36,6 @@ import torch
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
-import maskclip  # noqa: F401  (registers the tiny test CLIPs)
-import reclip  # noqa: F401  (registers the ReCLIP head)
 from maskclip.models import ClipFeatures
 
 from .conftest import TINY_VIT

@@ -8,8 +8,6 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-import maskclip  # noqa: F401  (registers the encoders and the tiny test CLIPs)
-import reclip  # noqa: F401  (registers the ReCLIP head)
 from maskclip.models import ClipFeatures
 from reclip.models import ReCLIPRectificationHead
 

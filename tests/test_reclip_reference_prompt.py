@@ -4,7 +4,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import maskclip  # noqa: F401  (registers the tiny test CLIPs)
 from maskclip.clip import load_clip
 from maskclip.text.embeddings import encode_text
 from reclip.models.reference_prompt import ReferencePrompt

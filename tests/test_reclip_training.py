@@ -20,8 +20,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
-import maskclip  # noqa: F401  (registers modules and the checkpoint safe globals)
-import reclip  # noqa: F401
 
 from .conftest import TINY_VIT, free_port
 

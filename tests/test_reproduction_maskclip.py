@@ -20,7 +20,6 @@ from mmengine.registry import DefaultScope, init_default_scope
 from mmseg.registry import MODELS
 from PIL import Image
 
-import maskclip  # noqa: F401  (registers modules)
 from maskclip.clip import load_clip
 from maskclip.text import load_vocabulary, primary_names
 from maskclip.text.templates import VILD_TEMPLATES

@@ -9,7 +9,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
-import maskclip  # noqa: F401
 from maskclip.models.text_classifier import TextClassifier
 
 from .conftest import TINY_VIT

@@ -10,8 +10,6 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from torch import nn
 
-import maskclip  # noqa: F401
-import reclip  # noqa: F401
 from reclip.models.rectification import class_existence, gumbel_masks
 
 from . import authors_reference as ref

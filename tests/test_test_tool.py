@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import TINY_VIT, free_port
+from .conftest import TINY_VIT, free_port, load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py'
@@ -110,8 +110,7 @@ def test_slide_and_multi_scale_inference_from_config(tmp_path, env):
 
 
 def test_benchmark_tool_reports_every_path(capsys):
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    import benchmark
+    benchmark = load_tool('benchmark')
     medians = benchmark.main(['--model', TINY_VIT, '--size', '64', '--repeats', '2', '--warmup',
                               '1', '--modes', 'maskclip', 'baseline', '--head'])
     assert len(medians) == 5 and all(t > 0 for t in medians.values())
@@ -141,8 +140,7 @@ def test_dist_test_two_cpu_processes_match_one(tmp_path, env):
 
 
 def test_benchmark_train_step_of_maskclip_plus(capsys):
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    import benchmark
+    benchmark = load_tool('benchmark')
     import torch
     config = 'configs/maskclip_plus/maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py'
     medians = benchmark.main([

@@ -15,7 +15,6 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 
-import maskclip  # noqa: F401  (registers the checkpoint safe globals)
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
 from .conftest import free_port, load_tool

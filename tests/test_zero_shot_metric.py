@@ -6,7 +6,6 @@ import pytest
 import torch
 from mmseg.evaluation.metrics import IoUMetric
 
-import maskclip  # noqa: F401  (registers ZeroShotIoUMetric)
 import maskclip.evaluation.zero_shot_metric as zsm
 from maskclip.evaluation import ZeroShotIoUMetric
 

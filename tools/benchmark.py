@@ -16,7 +16,6 @@ gives median milliseconds and the ratio to the first row.
 import argparse
 import os.path as osp
 import statistics
-import sys
 import tempfile
 import time
 
@@ -30,15 +29,13 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from maskclip.clip import load_clip  # noqa: E402
-from maskclip.models import MaskClipHead  # noqa: E402
-from maskclip.models.builder import encoder_type  # noqa: E402
-from maskclip.utils import clip_cfgs_of  # noqa: E402
-from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,  # noqa: E402
+from maskclip.clip import load_clip
+from maskclip.models import MaskClipHead
+from maskclip.models.builder import encoder_type
+from maskclip.utils import clip_cfgs_of
+from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,
                                        resize_pos_embed)
-from maskclip.models.backbones.base import MODES  # noqa: E402
+from maskclip.models.backbones.base import MODES
 
 
 def parse_args(argv=None):

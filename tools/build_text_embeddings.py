@@ -17,12 +17,10 @@ import time
 
 from mmengine.config import Config, DictAction
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-from maskclip.clip import ClipSpec, check_weights  # noqa: E402
-from maskclip.text import class_text_embeddings, load_vocabulary, resolve_templates  # noqa: E402
-from maskclip.text.embeddings import cache_path  # noqa: E402
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
+from maskclip.clip import ClipSpec, check_weights
+from maskclip.text import class_text_embeddings, load_vocabulary, resolve_templates
+from maskclip.text.embeddings import cache_path
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             apply_clip_weight_args, exit_on_user_error)
 
 

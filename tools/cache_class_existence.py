@@ -33,14 +33,11 @@ from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-import maskclip  # noqa: E402,F401  (registers models, datasets)
-import reclip  # noqa: E402,F401  (registers the ReCLIP modules)
-from maskclip.datasets.layout import check_image_layout, split_dataset_cfg  # noqa: E402
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
+import reclip
+from maskclip.datasets.layout import check_image_layout, split_dataset_cfg
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             check_clip_weights, exit_on_user_error, load_tool_cfg)
-from reclip.models.existence_cache import image_id, save_existence_cache  # noqa: E402
+from reclip.models.existence_cache import image_id, save_existence_cache
 
 HEAD = 'ReCLIPRectificationHead'
 
@@ -258,9 +255,8 @@ def print_summary(result: dict, args) -> None:
 
 
 def main(argv=None):
-    from mmseg.utils import register_all_modules
     args = parse_args(argv)
-    register_all_modules(init_default_scope=False)
+    reclip.register_all_modules(init_default_scope=False)
     with exit_on_user_error(), DefaultScope.overwrite_default_scope('mmseg'):
         cfg = load_tool_cfg(args)
         result = compute(cfg, args)

@@ -27,10 +27,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-import maskclip  # noqa: E402,F401  (registers the repo's datasets)
-from maskclip.datasets.layout import (FIX_HINT, dataset_layout_problems,  # noqa: E402
+import maskclip.datasets  # noqa: F401  (registers the repo's datasets)
+from maskclip.datasets.layout import (FIX_HINT, dataset_layout_problems,
                                       dataset_type_name, iter_dataset_cfgs)
 
 SPLITS = ('train', 'val', 'test')

@@ -17,16 +17,13 @@ Copy it to an offline machine to run there without open_clip downloads.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import open_clip
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-from maskclip.clip import ClipSpec, ClipWeightsError, check_model_name, load_clip  # noqa: E402
-from maskclip.clip.loader import META_KEY  # noqa: E402
-from maskclip.utils import exit_on_user_error  # noqa: E402
+from maskclip.clip import ClipSpec, ClipWeightsError, check_model_name, load_clip
+from maskclip.clip.loader import META_KEY
+from maskclip.utils import exit_on_user_error
 
 
 def parse_args(argv=None):

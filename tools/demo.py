@@ -18,9 +18,7 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             exit_on_user_error)
 
 

@@ -39,10 +39,10 @@ from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)  # run from a clone, too
 
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            exit_on_user_error, load_script)
+from maskclip.engine.test_runner import build_test_cfg, build_test_runner
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
+                            exit_on_user_error)
 
 PROTOCOL_DIR = osp.join(ROOT, 'configs', 'protocol')
 PUBLISHED = osp.join(PROTOCOL_DIR, 'published.yaml')
@@ -64,7 +64,6 @@ PAMR_CFG = dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))
 COLUMNS = ('dataset', 'paper', 'README', 'ours', 'diff')
 
 
-test_tool = load_script(osp.join(ROOT, 'tools', 'test.py'), 'maskclip_test_tool')
 
 
 def modes() -> tuple:
@@ -164,7 +163,7 @@ def dataset_cfg(args, dataset: str):
         work_dir=osp.join(args.work_dir, dataset), cfg_options=options, launcher=args.launcher,
         clip_weights=args.clip_weights, random_weights=args.random_weights, show=False,
         show_dir=None, tta=False, out=None)
-    return test_tool.build_cfg(test_args)
+    return build_test_cfg(test_args)
 
 
 def published_numbers(args, dataset: str) -> dict:
@@ -309,7 +308,7 @@ def write_outputs(rows: list, args) -> tuple:
 
 def evaluate(cfg) -> float:
     """mIoU of one benchmark config (tools/test.py's runner)."""
-    metrics = test_tool.build_runner(cfg, cfg.launcher).test()
+    metrics = build_test_runner(cfg, cfg.launcher).test()
     if 'mIoU' not in metrics:
         raise ValueError(f'The test evaluator reports no mIoU (it gives {sorted(metrics)}).')
     return float(metrics['mIoU'])

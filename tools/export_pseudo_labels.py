@@ -31,14 +31,11 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from PIL import Image
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-import maskclip  # noqa: E402,F401  (registers models, datasets)
-from maskclip.datasets.layout import check_image_layout, split_dataset_cfg  # noqa: E402
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
+from maskclip.datasets.layout import check_image_layout, split_dataset_cfg
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             apply_clip_weight_args, check_clip_weights, exit_on_user_error)
-from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
-from maskclip.visualization import palette as default_palette  # noqa: E402
+from maskclip.utils.runtime import adapt_cfg_to_machine
+from maskclip.visualization import palette as default_palette
 
 IGNORE = 255
 #: Dataset wrappers whose inner dataset is labelled once (repetition / resampling is dropped).
@@ -246,7 +243,7 @@ def print_summary(result: dict, args) -> None:
 
 
 def main(argv=None):
-    from mmseg.utils import register_all_modules
+    from maskclip.utils import register_all_modules
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     with exit_on_user_error(), DefaultScope.overwrite_default_scope('mmseg'):

@@ -19,7 +19,6 @@ that ``--write-zoo --results`` puts into the READMEs' "ours" column.
 This file is the command line only; the work is done by the package maskclip/reproduction/.
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -30,27 +29,12 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_WORK_DIR = 'work_dirs/reproduce'
 
 
-def _load_package(name: str = 'maskclip_reproduction'):
-    """maskclip/reproduction/ by path, as ``name``: ``import maskclip.reproduction`` would import
-    ``maskclip`` first, which registers every model (torch, mmseg: seconds), and listing rows,
-    dry runs and the README check need none of that."""
-    if name not in sys.modules:
-        init = osp.join(ROOT, 'maskclip', 'reproduction', '__init__.py')
-        spec = importlib.util.spec_from_file_location(
-            name, init, submodule_search_locations=[osp.dirname(init)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # its modules import each other (and dataclasses look it up)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_load_package()
-from maskclip_reproduction import (DEFAULT_TABLE, RUN_TYPES, ZOO_READMES,  # noqa: E402
-                                   TableError, check_row_configs, console_table, difference,
-                                   dry_run_commands, execute_run, format_duration,
-                                   format_result, is_number, json_report, load_results,
-                                   load_table, log, markdown_report, plan_runs, published_text,
-                                   select_rows, stages_of, write_zoo)
+from maskclip.reproduction import (DEFAULT_TABLE, RUN_TYPES, ZOO_READMES, TableError,
+                                  check_row_configs, console_table, difference,
+                                  dry_run_commands, execute_run, format_duration, format_result,
+                                  is_number, json_report, load_results, load_table, log,
+                                  markdown_report, plan_runs, published_text, select_rows,
+                                  stages_of, write_zoo)
 
 
 def parse_args(argv=None):

@@ -24,15 +24,13 @@ from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
 
-from maskclip.datasets.transforms import CORRUPTIONS, SEVERITIES, with_corruption  # noqa: E402
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            exit_on_user_error, load_script)
+from maskclip.datasets.transforms import CORRUPTIONS, SEVERITIES, with_corruption
+from maskclip.engine.test_runner import build_test_cfg, build_test_runner
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
+                            exit_on_user_error)
 
 CLEAN = 'clean'
-test_tool = load_script(osp.join(osp.dirname(osp.abspath(__file__)), 'test.py'),
-                        'maskclip_test_tool')
 
 
 def parse_args(argv=None):
@@ -186,11 +184,11 @@ def report(rows: list, args, out_dir: str) -> None:
 def main(argv=None):
     args = parse_args(argv)
     with exit_on_user_error():
-        cfg = test_tool.build_cfg(args)
+        cfg = build_test_cfg(args)
         conditions = conditions_of(args)
         # a pipeline without LoadImageFromFile fails here, before the model is built
         with_corruption(cfg.test_dataloader.dataset, *conditions[1], args.seed)
-        runner = test_tool.build_runner(cfg, args.launcher)
+        runner = build_test_runner(cfg, args.launcher)
         results = evaluate_all(runner, cfg, conditions, args.seed)
     rows = table_rows(results, args.corruptions, args.severities)
     if is_main_process():

@@ -7,19 +7,12 @@ Multi-GPU / multi-node: tools/dist_test.sh CONFIG GPUS [...] (torchrun, --launch
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-from maskclip.datasets import check_dataset_layout  # noqa: E402
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
-                            check_clip_weights, exit_on_user_error, load_tool_cfg,
-                            init_cpu_process_group)
-from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
+from maskclip.engine.test_runner import build_test_cfg, build_test_runner
+from maskclip.utils import RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error
 
 
 def parse_args(argv=None):
@@ -44,54 +37,10 @@ def parse_args(argv=None):
     return args
 
 
-def enable_visualization(cfg, args):
-    hook = cfg.default_hooks.get('visualization')
-    if hook is None:
-        raise SystemExit('The config has no default_hooks.visualization; --show/--show-dir need it.')
-    hook['draw'] = True
-    if args.show:
-        hook['show'] = True
-        hook['wait_time'] = args.wait_time
-    if args.show_dir:
-        vis = cfg.visualizer
-        vis['save_dir'] = args.show_dir
-        hook['interval'] = 1
-
-
-def build_cfg(args):
-    cfg = load_tool_cfg(args)
-    cfg.load_from = args.checkpoint
-    if args.show or args.show_dir:
-        enable_visualization(cfg, args)
-    if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-    adapt_cfg_to_machine(cfg, args.launcher)  # no CUDA: SyncBN -> BN, DDP without device ids
-    # a training config's cudnn_benchmark is for its fixed crops; test images vary in size, and
-    # cuDNN would benchmark again for every new shape
-    cfg.setdefault('env_cfg', {})['cudnn_benchmark'] = False
-    if args.out:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
-    return cfg
-
-
-def build_runner(cfg, launcher: str = 'none') -> Runner:
-    """The test Runner of ``cfg``, after the checks that fail in seconds (weights, data layout).
-
-    Shared with tools/robustness.py; call it inside ``exit_on_user_error()``.
-    """
-    check_clip_weights(cfg.model)
-    check_dataset_layout(cfg.test_dataloader.dataset)
-    init_cpu_process_group(launcher)
-    return Runner.from_cfg(cfg)
-
-
 def main(argv=None):
     args = parse_args(argv)
     with exit_on_user_error():
-        runner = build_runner(build_cfg(args), args.launcher)
+        runner = build_test_runner(build_test_cfg(args), args.launcher)
         metrics = runner.test()
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)

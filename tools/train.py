@@ -28,16 +28,14 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone, too
-
-from maskclip.datasets import check_dataset_layout  # noqa: E402
-from maskclip.engine import stages as stages_lib  # noqa: E402
-from maskclip.engine.recipe import check_recipe_world_size, launched_world_size  # noqa: E402
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,  # noqa: E402
+from maskclip.datasets import check_dataset_layout
+from maskclip.engine import stages as stages_lib
+from maskclip.engine.recipe import check_recipe_world_size, launched_world_size
+from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             check_clip_weights, exit_on_user_error, load_tool_cfg,
                             init_cpu_process_group)
-from maskclip.utils.dist import close_process_group, init_process_group  # noqa: E402
-from maskclip.utils.runtime import adapt_cfg_to_machine  # noqa: E402
+from maskclip.utils.dist import close_process_group, init_process_group
+from maskclip.utils.runtime import adapt_cfg_to_machine
 
 AUTO = 'auto'
 

@@ -1,6 +1,8 @@
 # Runtime shared by every config: loads the plugin, mmseg scope, logging, vocabulary check.
 default_scope = 'mmseg'
-custom_imports = dict(imports=['maskclip'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['maskclip.datasets', 'maskclip.engine', 'maskclip.evaluation', 'maskclip.models'],
+    allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -9,7 +9,10 @@ _base_ = [
     '../_base_/datasets/ade20k.py',
     '../_base_/schedules/schedule_8k.py',
 ]
-custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['maskclip.datasets', 'maskclip.engine', 'maskclip.evaluation', 'maskclip.models',
+             'reclip.models'],
+    allow_failed_imports=False)
 crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),

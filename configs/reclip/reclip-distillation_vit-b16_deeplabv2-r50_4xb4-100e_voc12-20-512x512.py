@@ -11,7 +11,10 @@ _base_ = [
     '../_base_/datasets/pascal_voc12_20.py',
     '../_base_/schedules/reclip_authors_epochs.py',
 ]
-custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['maskclip.datasets', 'maskclip.engine', 'maskclip.evaluation', 'maskclip.models',
+             'reclip.models'],
+    allow_failed_imports=False)
 crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),

@@ -8,7 +8,10 @@ _base_ = [
     '../_base_/datasets/ade20k.py',
     '../_base_/schedules/reclip_rectification_100e.py',
 ]
-custom_imports = dict(imports=['maskclip', 'reclip'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['maskclip.datasets', 'maskclip.engine', 'maskclip.evaluation', 'maskclip.models',
+             'reclip.models'],
+    allow_failed_imports=False)
 crop_size = (512, 512)
 log_processor = dict(by_epoch=True)  # an epoch-based schedule
 model = dict(

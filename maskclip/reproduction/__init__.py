@@ -10,9 +10,9 @@ One module per job:
 * :mod:`.zoo`: the model-zoo READMEs' results tables generated from the table.
 
 None of them imports torch, mmcv or mmseg at import time (mmengine's config parser is imported
-when needed), so tools/reproduce.py loads this package by path (``import maskclip`` registers
-every model) and lists rows, prints dry runs and checks the READMEs in about a second; the tools
-it runs import the heavy libraries themselves.
+when needed), and importing ``maskclip`` imports nothing either, so tools/reproduce.py lists
+rows, prints dry runs and checks the READMEs in about a second; the tools it runs import the
+heavy libraries themselves.
 """
 from .configs import check_row_configs, config_facts, split_options, stages_of
 from .report import (console_table, difference, format_duration, format_result, json_report,

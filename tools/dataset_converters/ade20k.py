@@ -19,9 +19,7 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from _common import (ConverterInputError, extract_archive, find_files,  # noqa: E402
+from maskclip.datasets.conversion import (ConverterInputError, extract_archive, find_files,
                      parallel_map, read_label, require_dir, user_errors)
 
 NAME = 'ADEChallengeData2016'

@@ -18,11 +18,8 @@ is the same.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from _common import (ConverterInputError, find_files, make_lut, parallel_map,  # noqa: E402
+from maskclip.datasets.conversion import (ConverterInputError, find_files, make_lut, parallel_map,
                      read_label, remap, require_dir, save_label, user_errors, write_lines)
 
 # (labelId, name, trainId) from cityscapesscripts/helpers/labels.py; 255 = ignored in training

@@ -23,15 +23,12 @@ The images are not touched: link COCO's train2017/ and val2017/ to ``OUT/images/
 import argparse
 import json
 import os.path as osp
-import sys
 from collections import defaultdict
 from functools import partial
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from _common import (ConverterInputError, parallel_map, require_file, save_label,  # noqa: E402
+from maskclip.datasets.conversion import (ConverterInputError, parallel_map, require_file, save_label,
                      unpacked, user_errors)
 
 #: COCO's category ids of the 80 thing classes (1..90 less the 10 ids COCO never uses)

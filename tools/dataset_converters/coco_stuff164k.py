@@ -18,12 +18,9 @@ val2017/ of the COCO 2017 images to ``OUT/images/``.
 """
 import argparse
 import os.path as osp
-import sys
 from functools import partial
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from _common import (ConverterInputError, find_files, make_lut, parallel_map,  # noqa: E402
+from maskclip.datasets.conversion import (ConverterInputError, find_files, make_lut, parallel_map,
                      read_label, remap, require_dir, save_label, user_errors)
 
 UNUSED_THING_IDS = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)

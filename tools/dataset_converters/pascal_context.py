@@ -28,14 +28,11 @@ a ``.mat``; ``--train-list``/``--val-list`` give other lists.
 import argparse
 import os.path as osp
 import re
-import sys
 from functools import partial
 
 from scipy.io import loadmat
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from _common import (ConverterInputError, find_files, make_lut, parallel_map,  # noqa: E402
+from maskclip.datasets.conversion import (ConverterInputError, find_files, make_lut, parallel_map,
                      read_lines, remap, require_dir, require_file, save_label, unpacked,
                      user_errors, write_lines)
 

@@ -20,15 +20,12 @@ palette images: their palette indices are copied, not their colours.
 """
 import argparse
 import os.path as osp
-import sys
 from functools import partial
 
 import numpy as np
 from scipy.io import loadmat
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from _common import (find_files, parallel_map, read_label, read_lines,  # noqa: E402
+from maskclip.datasets.conversion import (find_files, parallel_map, read_label, read_lines,
                      require_dir, require_file, save_label, user_errors, write_lines)
 
 TRAINAUG_LEN = 10582

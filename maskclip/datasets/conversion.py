@@ -1,7 +1,7 @@
 """Helpers shared by the dataset converters: input checks, label remapping, PNG I/O, progress.
 
-The converters are standalone scripts (``python tools/dataset_converters/NAME.py ...``); each
-puts this folder on ``sys.path`` and imports from here, so that no conversion step is written
+The converters are standalone scripts (``python tools/dataset_converters/NAME.py ...``) that
+import from here, so that no conversion step is written
 twice. Labels are written as single-channel 8-bit PNGs (mode ``L``) whose pixel value is the
 class index, which is what mmseg's ``LoadAnnotations`` reads.
 """

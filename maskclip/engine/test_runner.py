@@ -1,0 +1,56 @@
+"""The test run of a config, as tools/test.py, tools/eval_all.py and tools/robustness.py do it:
+the config with the command line's options applied, then a Runner built after the checks that
+fail in seconds (CLIP weights, dataset layout)."""
+from __future__ import annotations
+
+from mmengine.runner import Runner
+
+from maskclip.datasets import check_dataset_layout
+from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
+from maskclip.utils.runtime import adapt_cfg_to_machine
+
+
+def enable_visualization(cfg, args) -> None:
+    """``--show`` / ``--show-dir``: draw every prediction through the visualization hook."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise SystemExit('The config has no default_hooks.visualization; --show/--show-dir '
+                         'need it.')
+    hook['draw'] = True
+    if getattr(args, 'show', False):
+        hook['show'] = True
+        hook['wait_time'] = getattr(args, 'wait_time', 2)
+    if getattr(args, 'show_dir', None):
+        cfg.visualizer['save_dir'] = args.show_dir
+        hook['interval'] = 1
+
+
+def build_test_cfg(args):
+    """The config of ``args.config`` for testing. ``args`` holds tools/test.py's options:
+    ``config, checkpoint, work_dir, cfg_options, launcher, clip_weights, random_weights, show,
+    show_dir, tta, out`` (``wait_time`` optional)."""
+    cfg = load_tool_cfg(args)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.tta:
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    adapt_cfg_to_machine(cfg, args.launcher)  # no CUDA: SyncBN -> BN, DDP without device ids
+    # a training config's cudnn_benchmark is for its fixed crops; test images vary in size, and
+    # cuDNN would benchmark again for every new shape
+    cfg.setdefault('env_cfg', {})['cudnn_benchmark'] = False
+    if args.out:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    return cfg
+
+
+def build_test_runner(cfg, launcher: str = 'none') -> Runner:
+    """The test Runner of ``cfg``, after the checks that fail in seconds (weights, data layout);
+    call it inside :func:`maskclip.utils.exit_on_user_error`."""
+    check_clip_weights(cfg.model)
+    check_dataset_layout(cfg.test_dataloader.dataset)
+    init_cpu_process_group(launcher)
+    return Runner.from_cfg(cfg)
