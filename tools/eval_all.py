@@ -41,6 +41,7 @@ from mmengine.dist import is_main_process
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 from maskclip.engine.test_runner import build_test_cfg, build_test_runner
+from maskclip.reproduction import format_duration
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             exit_on_user_error)
 
@@ -231,12 +232,6 @@ def progress(message: str) -> None:
         print(message, flush=True)
 
 
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f'{hours}:{minutes:02d}:{seconds:02d}'
-
-
 def _fmt(value) -> str:
     return '-' if value is None else f'{value:.2f}' if isinstance(value, float) else str(value)
 
@@ -332,8 +327,9 @@ def main(argv=None):
             began = time.time()
             results[dataset] = evaluate(cfg)
             reference = published[dataset].get('README', published[dataset].get('paper'))
+            took, elapsed = time.time() - began, time.time() - start
             progress(f'{tag}: mIoU {results[dataset]:.2f} (published {_fmt(reference)}) in '
-                     f'{_duration(time.time() - began)}; {_duration(time.time() - start)} elapsed')
+                     f'{format_duration(took)}; {format_duration(elapsed)} elapsed')
     rows = table_rows(results, published)
     if is_main_process():
         csv_path, md_path = write_outputs(rows, args)

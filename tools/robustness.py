@@ -27,6 +27,7 @@ from mmengine.logging import print_log
 
 from maskclip.datasets.transforms import CORRUPTIONS, SEVERITIES, with_corruption
 from maskclip.engine.test_runner import build_test_cfg, build_test_runner
+from maskclip.reproduction import format_duration
 from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             exit_on_user_error)
 
@@ -88,12 +89,6 @@ def miou_of(metrics: dict) -> float:
     return float(metrics['mIoU'])
 
 
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f'{hours}:{minutes:02d}:{seconds:02d}'
-
-
 def evaluate_all(runner, cfg, conditions: list, seed: int) -> dict:
     """mIoU of every condition, one test loop each, within one run of the runner's hooks.
 
@@ -112,8 +107,8 @@ def evaluate_all(runner, cfg, conditions: list, seed: int) -> dict:
             elapsed = time.time() - start
             left = elapsed / index * (len(conditions) - index)
             print_log(f'[robustness] {index}/{len(conditions)}: {name}: mIoU '
-                      f'{results[corruption, severity]:.2f} ({_duration(elapsed)} elapsed, about '
-                      f'{_duration(left)} left)', logger='current')
+                      f'{results[corruption, severity]:.2f} ({format_duration(elapsed)} '
+                      f'elapsed, about {format_duration(left)} left)', logger='current')
     finally:
         runner.call_hook('after_run')
     return results

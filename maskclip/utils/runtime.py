@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional
 
 import torch
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 
 # Norm layers that need CUDA (torch's SyncBatchNorm, mmcv's CUDA op); plain BN on CPU.
 SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN')
@@ -89,3 +89,8 @@ def adapt_cfg_to_machine(cfg, launcher: str = 'none', *, training: bool = False,
                              'none is available here. Train without --amp (fp32) on this '
                              'machine, or set optim_wrapper.type=OptimWrapper.')
     return cfg
+
+
+def current_iteration() -> int:
+    """The training iteration mmengine's runner is at (0 outside a runner)."""
+    return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)

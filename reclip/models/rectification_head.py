@@ -22,7 +22,7 @@ from mmseg.registry import MODELS
 from maskclip.clip import load_clip
 from maskclip.models.backbones.base import ClipFeatures
 from maskclip.models.refinement import prompt_denoise
-from maskclip.models.segmentors.maskclip_plus import current_iteration
+from maskclip.utils.runtime import current_iteration
 from maskclip.models.text_classifier import TextClassifier
 from reclip.models.rectification import (EXISTENCE_DEFAULTS, PositionalBias,
                                          authors_contrastive_loss, class_existence,

@@ -10,17 +10,15 @@ from torch.utils.checkpoint import checkpoint
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.models.segmentors import EncoderDecoder
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors import MaskClipSegmentor
-from maskclip.models.segmentors.maskclip_plus import (IGNORE, ignore_batch_padding,
-                                                      keep_ground_truth_ignore)
-from maskclip.models.segmentors.maskclip_segmentor import (check_class_scores,
-                                                          with_attribute_test_cfg)
+from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
+from maskclip.models.teacher import (IGNORE, FrozenTeacherMixin, argmax_pseudo_labels,
+                                     build_frozen_teacher, teacher_precision)
 from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassifier
 
 #: the authors' L_text logit scale: ``clip_model.logit_scale`` read without ``.exp()``
@@ -123,7 +121,7 @@ def renormalize(inputs: torch.Tensor, source, target) -> torch.Tensor:
 
 
 @MODELS.register_module()
-class ReCLIPDistillSegmentor(EncoderDecoder):
+class ReCLIPDistillSegmentor(FrozenTeacherMixin, EncoderDecoder):
     """A student (DeepLabv2) distilled from the rectified CLIP (paper Sec. 3.5, Eq. 6-8).
 
     ``L = L_mask + alpha * L_feat + beta * L_text`` (Eq. 8):
@@ -206,15 +204,13 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         if student_head not in STUDENT_HEADS:
             raise ValueError(f"Unknown student_head '{student_head}'; choose one of "
                              f'{list(STUDENT_HEADS)}.')
-        teacher_model = MODELS.build(teacher).requires_grad_(False).eval()
-        check_class_scores(teacher_model, 'ReCLIP distillation teacher')
+        teacher_model = build_frozen_teacher(teacher, 'ReCLIP distillation teacher')
         head = teacher_model.decode_head
         decode_head = dict(decode_head, num_classes=head.num_classes,
                            out_channels=head.num_classes)
         super().__init__(backbone=backbone, decode_head=decode_head,
                          **with_attribute_test_cfg(kwargs))
-        self.teacher = teacher_model
-        exclude_from_checkpoints(self, ['teacher'])
+        self.attach_teacher(teacher_model)
         embed_dim = head.conv_seg.embed_dim
         if self.decode_head.channels != embed_dim:
             raise ValueError(f'decode_head.channels={self.decode_head.channels} must equal the '
@@ -267,12 +263,6 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
         patch = self.teacher.backbone.patch_size
         return self.teacher.backbone.grid_pos_embed((size[0] // patch[0], size[1] // patch[1]))
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.teacher.eval()
-        return self
-
-    @torch.no_grad()
     def teach(self, inputs: torch.Tensor):
         """The teacher's rectified logits (B, K, h, w) and CLIP features on the same batch."""
         if not self._teacher_loaded:
@@ -281,26 +271,21 @@ class ReCLIPDistillSegmentor(EncoderDecoder):
                                'model.teacher_checkpoint=work_dirs/.../iter_N.pth.')
         x = renormalize(inputs, self.data_preprocessor, self.teacher.data_preprocessor)
         head = self.teacher.decode_head
-        with torch.autocast('cuda', dtype=torch.float16,
-                            enabled=self.teacher_amp and inputs.is_cuda):
+        with teacher_precision(inputs, self.teacher_amp):
             feats = self.teacher.extract_feat(x)
             logits = head(feats, denoise=self.pseudo_label_pd is None)
         logits = logits.float()
         if self.pseudo_label_pd is not None:
             pd = self.pseudo_label_pd
-            logits = prompt_denoise(logits, pd['threshold'], pd.get('keep_top_class', True),
-                                    pd.get('scale', 100.0))
+            with torch.no_grad():
+                logits = prompt_denoise(logits, pd['threshold'], pd.get('keep_top_class', True),
+                                        pd.get('scale', 100.0))
         return logits, feats
 
     def pseudo_labels(self, teacher_logits: torch.Tensor, data_samples, size) -> torch.Tensor:
         """(B, 1, H, W) argmax of the teacher's logits resized to the batch; the batch padding
         (and, with ``keep_gt_ignore``, the ground truth's 255 pixels) set to 255."""
-        labels = resize(teacher_logits, size=size, mode='bilinear',
-                        align_corners=False).argmax(dim=1, keepdim=True)
-        ignore_batch_padding(labels, data_samples)
-        if self.keep_gt_ignore:
-            labels = keep_ground_truth_ignore(labels, data_samples)
-        return labels
+        return argmax_pseudo_labels(teacher_logits, data_samples, size, self.keep_gt_ignore)
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:

@@ -4,44 +4,23 @@ from __future__ import annotations
 from typing import Optional, Sequence, Union
 
 import torch
-from mmengine.logging import MessageHub, print_log
+from mmengine.logging import print_log
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from maskclip.clip import clear_cache
-from maskclip.models.checkpointing import exclude_from_checkpoints
 from maskclip.models.text_classifier import TextClassifier
 
-from .maskclip_segmentor import check_class_scores, with_attribute_test_cfg
+from maskclip.models.teacher import (IGNORE, FrozenTeacherMixin, argmax_pseudo_labels,
+                                     build_frozen_teacher, teacher_precision)
+from maskclip.utils.runtime import current_iteration
 
-IGNORE = 255
-
-
-def ignore_batch_padding(labels: torch.Tensor, data_samples) -> torch.Tensor:
-    """Set the labels of the batch padding (outside each image's ``img_shape``) to ignore."""
-    for label, sample in zip(labels, data_samples):
-        h, w = sample.img_shape[:2]
-        label[:, h:] = IGNORE
-        label[:, :, w:] = IGNORE
-    return labels
-
-
-def keep_ground_truth_ignore(labels: torch.Tensor, data_samples) -> torch.Tensor:
-    """Set the labels to ignore where the ground truth is ignore (255): the MaskCLIP and ReCLIP
-    authors' pseudo labels (``keep_gt_ignore``), which read the ground truth's ignore mask."""
-    gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples])
-    return labels.masked_fill(gt.to(labels.device) == IGNORE, IGNORE)
-
-
-def current_iteration() -> int:
-    """The training iteration mmengine's runner is at (0 outside a runner)."""
-    return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)
-
+from .maskclip_segmentor import with_attribute_test_cfg
 
 @MODELS.register_module()
-class MaskClipPlusSegmentor(EncoderDecoder):
+class MaskClipPlusSegmentor(FrozenTeacherMixin, EncoderDecoder):
     """A student segmentor (e.g. DeepLabv2) learning from a frozen teacher (MaskCLIP).
 
     Every training step the teacher labels the same preprocessed batch under ``no_grad`` and in
@@ -111,8 +90,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
             teacher['decode_head'] = dict(teacher['decode_head'])
             if teacher['decode_head'].get('class_names') is None:
                 teacher['decode_head']['class_names'] = text_classifier['class_names']
-        self.teacher = MODELS.build(teacher).requires_grad_(False).eval()
-        check_class_scores(self.teacher, 'MaskCLIP+ teacher')
+        self.attach_teacher(build_frozen_teacher(teacher, 'MaskCLIP+ teacher'))
         teacher_classes = getattr(self.teacher, 'class_names', None)
         if teacher_classes is not None and len(teacher_classes) != classifier.num_classes:
             raise ValueError(f'The teacher predicts {len(teacher_classes)} classes, the student '
@@ -124,7 +102,6 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         self.keep_gt_ignore = keep_gt_ignore
         self.unseen_classes = None if unseen_classes is None else self._class_indices(unseen_classes)
         self._announced_student = False
-        exclude_from_checkpoints(self, ['teacher'])
         print_log('MaskCLIP+: pseudo labels from the teacher'
                   + (f' until iteration {self_training_start}, then from the student '
                      '(self-training)' if self_training_start is not None else '')
@@ -153,12 +130,6 @@ class MaskClipPlusSegmentor(EncoderDecoder):
             raise ValueError('unseen_classes is empty; use None for the annotation-free setting.')
         return torch.tensor(sorted(set(indices)))
 
-    def train(self, mode: bool = True):
-        """The teacher stays in eval mode (frozen BN statistics, no dropout)."""
-        super().train(mode)
-        self.teacher.eval()
-        return self
-
     def labels_from_student(self) -> bool:
         """Whether this iteration's pseudo labels come from the student (self-training)."""
         if self.self_training_start is None or current_iteration() < self.self_training_start:
@@ -170,13 +141,11 @@ class MaskClipPlusSegmentor(EncoderDecoder):
             self._announced_student = True
         return True
 
-    @torch.no_grad()
     def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, K, H, W) teacher logits on the batch, at the batch's size."""
         shape = tuple(inputs.shape[-2:])
         metas = [dict(img_shape=shape, pad_shape=shape, ori_shape=shape)] * len(inputs)
-        with torch.autocast('cuda', dtype=torch.float16,
-                            enabled=self.teacher_amp and inputs.is_cuda):
+        with teacher_precision(inputs, self.teacher_amp):
             return self.teacher.encode_decode(inputs, metas).float()
 
     @torch.no_grad()
@@ -193,10 +162,7 @@ class MaskClipPlusSegmentor(EncoderDecoder):
         else:
             logits = self.teacher_logits(inputs)
         if self.unseen_classes is None:
-            labels = ignore_batch_padding(logits.argmax(dim=1, keepdim=True), data_samples)
-            if self.keep_gt_ignore:
-                labels = keep_ground_truth_ignore(labels, data_samples)
-            return labels
+            return argmax_pseudo_labels(logits, data_samples, size, self.keep_gt_ignore)
         unseen = self.unseen_classes.to(logits.device)
         fill = unseen[logits[:, unseen].argmax(dim=1, keepdim=True)]
         gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).to(fill.device)

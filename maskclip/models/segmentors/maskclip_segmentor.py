@@ -19,16 +19,6 @@ def with_attribute_test_cfg(kwargs: dict) -> dict:
     return dict(kwargs, test_cfg=ConfigDict(kwargs.get('test_cfg') or dict(mode='whole')))
 
 
-def check_class_scores(model: torch.nn.Module, role: str) -> None:
-    """A teacher must give one score per class from ``encode_decode``: refuse a head that keeps
-    one score per name (``softmax_over='names'``, reduced only in ``predict``)."""
-    head = getattr(model, 'decode_head', None)
-    if getattr(head, 'softmax_over', 'classes') == 'names':
-        raise ValueError(f"The {role} head has softmax_over='names' (one score per name, "
-                         "reduced to classes only by predict); a teacher needs class scores: "
-                         "set its decode_head.softmax_over='classes'.")
-
-
 #: values of ``pamr['resolution']``
 PAMR_RESOLUTIONS = ('input', 'original')
 #: values of ``precision``
