@@ -15,7 +15,6 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 from scipy.io import savemat
 
-
 from .conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

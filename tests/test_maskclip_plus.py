@@ -1,7 +1,10 @@
 """MaskCLIP+: pseudo-label training, zero-shot label hiding, self-training switch."""
+import os.path as osp
+
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
@@ -11,8 +14,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import nn
 
-
 from .conftest import TINY_VIT
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 SIZE = 64
 
@@ -294,3 +298,30 @@ def test_vocabulary_check_hook_sees_the_student_classes():
         ClassVocabularyCheckHook().before_val(runner)
     dataset.metainfo['classes'] = ('a', 'b', 'c', 'd')
     ClassVocabularyCheckHook().before_val(runner)
+
+
+def test_exported_teacher_labels_are_the_training_labels():
+    """teacher_predict (what tools/export_pseudo_labels.py writes) = the argmax of the training
+    teacher logits at the original size; at the batch's own size, the training labels."""
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'maskclip_plus',
+        'maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')).model
+    cfg.teacher.clip.update(model_name=TINY_VIT, pretrained=None)
+    cfg.text_classifier.templates = cfg.teacher.decode_head.templates = 'single'
+    cfg.decode_head.update(channels=32, in_channels=512)
+    cfg.backbone.update(init_cfg=None, depth=18)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg).eval()
+    inputs = torch.randn(2, 3, 48, 64)
+    same = dict(img_shape=(48, 64), ori_shape=(48, 64), pad_shape=(48, 64),
+                padding_size=[0, 0, 0, 0])
+    other = dict(same, ori_shape=(30, 41))
+    samples = [SegDataSample(metainfo=same), SegDataSample(metainfo=other)]
+    for sample in samples:
+        sample.set_data(dict(gt_sem_seg=PixelData(data=torch.zeros(1, 48, 64).long())))
+    exported = model.teacher_predict(inputs, samples)
+    logits = model.teacher_logits(inputs)
+    training = model.pseudo_ground_truth(inputs, None, samples)
+    assert exported[0].pred_sem_seg.data.equal(training[0])
+    expected = resize(logits[1:], size=(30, 41), mode='bilinear', align_corners=False).argmax(1)
+    assert exported[1].pred_sem_seg.data.equal(expected)

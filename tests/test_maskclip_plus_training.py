@@ -8,7 +8,6 @@ import sys
 import pytest
 import torch
 
-
 from .conftest import TINY_VIT, free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

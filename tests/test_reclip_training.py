@@ -20,7 +20,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
 
-
 from .conftest import TINY_VIT, free_port
 
 pytestmark = pytest.mark.slow

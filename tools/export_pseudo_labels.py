@@ -11,14 +11,14 @@ Output (mmseg layout, reusable as a dataset's annotations):
 
 ``--source teacher`` (the default for MaskCLIP+ configs, whose model has a ``teacher``) labels
 with the frozen MaskCLIP teacher on the batch normalised by the student's data preprocessor,
-i.e. the pseudo labels MaskCLIP+ trains on. ``--source model`` labels with the config's model
+through the code that makes MaskCLIP+'s training labels (``teacher_predict``): the pseudo labels
+MaskCLIP+ trains on, at each image's original size. ``--source model`` labels with the config's model
 itself (a MaskCLIP config, or a trained MaskCLIP+ student with ``--checkpoint``).
 
 Images go through the config's ``test_pipeline`` without annotation loading (train splits may
 have none), so the labels come back at each image's original size.
 """
 import argparse
-import contextlib
 import copy
 import os
 import os.path as osp
@@ -161,10 +161,7 @@ def predict(model, source: str, batch: dict):
     if source == 'model':
         return model.test_step(batch)
     data = model.data_preprocessor(batch, False)  # the student's normalisation, as in training
-    amp = getattr(model, 'teacher_amp', False) and data['inputs'].is_cuda
-    autocast = torch.autocast('cuda', dtype=torch.float16) if amp else contextlib.nullcontext()
-    with autocast:
-        return model.teacher.predict(data['inputs'], data['data_samples'])
+    return model.teacher_predict(data['inputs'], data['data_samples'])  # training's labels
 
 
 def export(cfg, args) -> dict:

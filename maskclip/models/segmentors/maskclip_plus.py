@@ -148,6 +148,13 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, EncoderDecoder):
         with teacher_precision(inputs, self.teacher_amp):
             return self.teacher.encode_decode(inputs, metas).float()
 
+    def teacher_predict(self, inputs: torch.Tensor, data_samples):
+        """The teacher's labels as training computes them (:meth:`teacher_logits` on the
+        batch), brought to each image's original size like a prediction (padding removed,
+        bilinear resize, argmax): what tools/export_pseudo_labels.py writes."""
+        logits = self.teacher_logits(inputs)
+        return EncoderDecoder.postprocess_result(self, logits, data_samples)
+
     @torch.no_grad()
     def pseudo_ground_truth(self, inputs, student_logits, data_samples) -> torch.Tensor:
         """(B, 1, H, W) training labels: pseudo labels merged with what ground truth may be used."""
