@@ -1,9 +1,10 @@
 """Runner hooks and model wrappers registered into mmengine / mmseg registries."""
 from .checkpoint import register_checkpoint_safe_globals
 from .hooks import ClassVocabularyCheckHook
+from .robustness import RobustnessLoop
 from .schedulers import FlooredPolyLR
 from .wrappers import InferenceOnlyWrapper
 
 register_checkpoint_safe_globals()  # mmengine checkpoints load with torch's weights_only=True
 
-__all__ = ['ClassVocabularyCheckHook', 'FlooredPolyLR', 'InferenceOnlyWrapper']
+__all__ = ['ClassVocabularyCheckHook', 'RobustnessLoop', 'FlooredPolyLR', 'InferenceOnlyWrapper']
