@@ -1,8 +1,11 @@
-"""tools/eval_all.py end to end on the shipped sample scenes (tiny random CLIP)."""
+"""tools/eval_all.py end to end on the shipped sample scenes (tiny random CLIP), and its library
+(maskclip.engine.benchmarks)."""
 import csv
 import os.path as osp
 
 import pytest
+
+import maskclip.engine.benchmarks as benchmarks
 
 from .conftest import TINY_VIT, load_tool
 
@@ -78,7 +81,7 @@ def test_dry_run_lists_each_methods_released_settings(capsys, eval_all):
     out = capsys.readouterr().out
     lines = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
              for line in out.splitlines() if line.startswith('| ') and 'dataset' not in line}
-    assert list(lines) == list(eval_all.BENCHMARKS)  # all eight
+    assert list(lines) == list(benchmarks.BENCHMARKS)  # all eight
     # config | mode | short side | windows | logit scale | softmax over | bg thd | area | classes
     assert lines['voc21'][:9] == ['configs/sclip/sclip_vit-b16_voc21-336x336-slide224.py',
                                   'sclip', '336', '224/112', '65.00', 'names', '0.10', '0.10',
@@ -95,24 +98,24 @@ def test_dry_run_lists_each_methods_released_settings(capsys, eval_all):
 
 def test_published_numbers_modes_and_errors(tmp_path, capsys, eval_all):
     from maskclip.models.backbones.base import MODES
-    assert eval_all.modes() == tuple(MODES)
-    published = eval_all.load_published()
+    assert benchmarks.modes() == tuple(MODES)
+    published = benchmarks.load_published()
     assert set(published) == {'maskclip', 'sclip', 'clearclip', 'naclip'}
-    assert all(list(numbers) == list(eval_all.BENCHMARKS) for numbers in published.values())
+    assert all(list(numbers) == list(benchmarks.BENCHMARKS) for numbers in published.values())
     assert published['naclip']['cityscapes'] == 35.5 and published['sclip']['voc21'] == 59.1
     # own protocol: the reproduction table's rows of each preset (paper and README)
-    sclip = eval_all.published_numbers(eval_all.parse_args(['--mode', 'sclip']), 'voc21')
+    sclip = benchmarks.published_numbers(eval_all.parse_args(['--mode', 'sclip']), 'voc21')
     assert sclip == {'paper': 59.1, 'README': 59.6}
     pamr = eval_all.parse_args(['--mode', 'naclip', '--pamr'])
-    assert eval_all.published_numbers(pamr, 'context59') == {'README': 38.35}
-    assert eval_all.published_numbers(eval_all.parse_args(['--mode', 'sclip', '--pamr']),
+    assert benchmarks.published_numbers(pamr, 'context59') == {'README': 38.35}
+    assert benchmarks.published_numbers(eval_all.parse_args(['--mode', 'sclip', '--pamr']),
                                       'voc21') == {}
-    rows = eval_all.table_rows({'ade20k': 10.0, 'voc21': 60.0},
+    rows = benchmarks.table_rows({'ade20k': 10.0, 'voc21': 60.0},
                                {'voc21': {'paper': 59.1, 'README': 59.6}})
     assert rows[0] == ['ADE20K', None, None, 10.0, None]  # nothing published
     assert rows[1][:4] == ['VOC21', 59.1, 59.6, 60.0]
     assert rows[1][4] == pytest.approx(0.4)  # against the README, which the configs reproduce
-    assert '| ADE20K  |     - |      - | 10.00 |    - |' in eval_all.format_table(rows)
+    assert '| ADE20K  |     - |      - | 10.00 |    - |' in benchmarks.format_table(rows)
     with pytest.raises(SystemExit) as exit_info:  # before any evaluation starts
         eval_all.main(['--mode', 'maskclip', '--protocol', 'common', '--datasets', 'ade20k',
                        'coco-object', '--random-weights', '--out-dir', str(tmp_path),
@@ -129,9 +132,9 @@ def test_published_numbers_modes_and_errors(tmp_path, capsys, eval_all):
     args = eval_all.parse_args(['--mode', 'naclip', '--protocol', 'common', '--pamr',
                                 '--datasets', 'voc20', '--cfg-options',
                                 'model.backbone.mode=baseline', 'model.decode_head.logit_scale=100'])
-    cfg = eval_all.dataset_cfg(args, 'voc20')  # --mode wins over --cfg-options
+    cfg = benchmarks.dataset_cfg(args, 'voc20')  # --mode wins over --cfg-options
     assert cfg.model.backbone.mode == 'naclip' and cfg.model.decode_head.logit_scale == 100
     assert cfg.model.pamr == dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))
     assert args.out_dir == osp.join('work_dirs', 'eval_all', 'naclip')
-    own = eval_all.dataset_cfg(eval_all.parse_args(['--mode', 'sclip', '--pamr']), 'voc21')
+    own = benchmarks.dataset_cfg(eval_all.parse_args(['--mode', 'sclip', '--pamr']), 'voc21')
     assert own.model.pamr == dict(iterations=10, dilations=(8, 16), resolution='original')
