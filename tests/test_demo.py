@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+
+import maskclip.figures as figures
 from PIL import Image
 
 from maskclip import visualization as vis
@@ -177,15 +179,15 @@ def test_demo_missing_image_and_weights_exit_2(tmp_path, capsys):
 
 def test_build_vocabulary_from_list_file_and_background(tmp_path):
     demo = load_demo_module()
-    vocabulary, names = demo.build_vocabulary(' cat , dog ', 'sky, wall,floor')
+    vocabulary, names = figures.build_vocabulary(' cat , dog ', 'sky, wall,floor')
     assert vocabulary == (('cat',), ('dog',), ('sky', 'wall', 'floor'))
     assert names == ['cat', 'dog', 'background (sky, wall, floor)']
     class_file = tmp_path / 'classes.txt'
     class_file.write_text('# my classes\nperson, people\n\ncar\n')
-    vocabulary, names = demo.build_vocabulary(str(class_file))
+    vocabulary, names = figures.build_vocabulary(str(class_file))
     assert vocabulary == (('person', 'people'), ('car',))
     assert names == ['person', 'car']
-    assert demo.output_stems(['a/x.jpg', 'b/x.png', 'y.jpg', 'c/x.jpg']) == \
+    assert figures.output_stems(['a/x.jpg', 'b/x.png', 'y.jpg', 'c/x.jpg']) == \
         ['x', 'x_2', 'y', 'x_3']
 
 
@@ -221,7 +223,7 @@ model = dict(teacher=dict(clip=dict(model_name={tiny!r}),
 
 def sample_vocabulary():
     demo = load_demo_module()
-    return demo.build_vocabulary(SAMPLE_CLASSES, BACKGROUND)
+    return figures.build_vocabulary(SAMPLE_CLASSES, BACKGROUND)
 
 
 def build_plus_model(config, vocabulary):
@@ -437,11 +439,11 @@ def test_distilled_reclip_allows_only_its_own_classes(tmp_path, capsys):
     demo = load_demo_module()
     from mmengine.config import Config
     cfg = Config.fromfile(str(config))
-    vocabulary, names = demo.build_vocabulary(None, default=demo.config_vocabulary(cfg, config))
-    demo.check_fixed_vocabulary(cfg, config, vocabulary)  # no --classes: the config's, accepted
+    vocabulary, names = figures.build_vocabulary(None, default=figures.config_vocabulary(cfg, config))
+    figures.check_fixed_vocabulary(cfg, config, vocabulary)  # no --classes: the config's, accepted
     assert names[:2] == ['sky', 'water']
     with pytest.raises(ValueError, match='fixed per class'):
-        demo.check_fixed_vocabulary(cfg, config, demo.build_vocabulary(None, 'wall', vocabulary)[0])
+        figures.check_fixed_vocabulary(cfg, config, figures.build_vocabulary(None, 'wall', vocabulary)[0])
 
 
 # --------------------------------------------------------------------- maskclip.visualization
