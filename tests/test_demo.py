@@ -6,10 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-
-import maskclip.figures as figures
 from PIL import Image
 
+import maskclip.figures as figures
 from maskclip import visualization as vis
 from maskclip.utils import RANDOM_WEIGHTS_BANNER
 
