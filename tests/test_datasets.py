@@ -70,7 +70,7 @@ def test_sample_data_is_regenerated_by_our_generator(tmp_path):
     re-encoding at quality 95 may change (a new Pillow / libjpeg release encodes differently).
     """
     out = tmp_path / 'scenes'
-    subprocess.run([sys.executable, 'tools/generate_sample_data.py', '--out', str(out)],
+    subprocess.run([sys.executable, '.dev_scripts/generate_sample_data.py', '--out', str(out)],
                    cwd=ROOT, check=True, capture_output=True)
     for sub in ['img_dir/val', 'ann_dir/val']:
         names = sorted(os.listdir(osp.join(SAMPLE, sub)))

@@ -5,7 +5,7 @@ from mmseg.registry import DATASETS
 
 @DATASETS.register_module()
 class SampleScenesDataset(BaseSegDataset):
-    """Synthetic outdoor scenes painted by ``tools/generate_sample_data.py``.
+    """Synthetic outdoor scenes painted by ``.dev_scripts/generate_sample_data.py``.
 
     Beach, countryside, city-street and mountain-lake pictures drawn as textured regions, with
     exact label maps (value = class index, 0..7; 255 would be ignored). No third-party content.

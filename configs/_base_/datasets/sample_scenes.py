@@ -1,5 +1,5 @@
 # Synthetic sample scenes (8 classes: sky, water, sand, grass, tree, road, building, mountain),
-# painted by tools/generate_sample_data.py and shipped in data/sample_scenes/{img_dir,ann_dir}/val.
+# painted by .dev_scripts/generate_sample_data.py and shipped in data/sample_scenes/{img_dir,ann_dir}/val.
 # A tiny demo set: training smoke runs reuse the same val images.
 dataset_type = 'SampleScenesDataset'
 data_root = 'data/sample_scenes'

@@ -13,7 +13,7 @@ exact. Output (MMSegmentation layout)::
 
 The output is a pure function of the arguments (numpy's ``default_rng``; only numpy and Pillow)::
 
-    python tools/generate_sample_data.py [--out data/sample_scenes] [--num-images 8] [--seed 0]
+    python .dev_scripts/generate_sample_data.py [--out data/sample_scenes] [--num-images 8] [--seed 0]
                                          [--size 320x240]
 """
 from __future__ import annotations
@@ -417,11 +417,11 @@ def write_dataset(out: str, num_images: int, seed: int, size: tuple[int, int]) -
         label.save(osp.join(ann_dir, f'scene_{i:03d}.png'), optimize=True)
     with open(osp.join(out, 'classes.txt'), 'w', encoding='utf-8') as f:
         f.write('\n'.join(CLASS_LINES) + '\n')
-    cmd = (f'python tools/generate_sample_data.py --out {out} --num-images {num_images} '
+    cmd = (f'python .dev_scripts/generate_sample_data.py --out {out} --num-images {num_images} '
            f'--seed {seed} --size {size[0]}x{size[1]}')
     with open(osp.join(out, 'README.md'), 'w', encoding='utf-8') as f:
         f.write('# sample_scenes\n\n'
-                'Synthetic outdoor scenes painted by `tools/generate_sample_data.py` '
+                'Synthetic outdoor scenes painted by `.dev_scripts/generate_sample_data.py` '
                 f'(seed {seed}, {num_images} images, {size[0]}x{size[1]}); no third-party '
                 'content.\n'
                 'Labels are exact class indices (see `classes.txt`). Regenerate with:\n'
