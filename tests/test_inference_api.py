@@ -114,3 +114,66 @@ def test_init_model_errors(scene, tmp_path):
         maskclip.init_model(PLUS, str(tmp_path / 'nope.pth'))
     with pytest.raises(ValueError, match='Image not found'):
         maskclip.inference_model(torch.nn.Module(), str(tmp_path / 'nope.png'))
+
+
+def test_set_vocabulary_equals_building_with_those_classes(scene):
+    """MaskCLIP (any head options) and MaskCLIP+ (its text-classified student and teacher)
+    change classes after build exactly as if built with them; ReCLIP refuses other classes."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
+
+    def build(cfg):
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            return MODELS.build(cfg).eval()
+
+    inputs = torch.randn(1, 3, 48, 64)
+    meta = dict(img_shape=(48, 64), ori_shape=(40, 50), pad_shape=(48, 64),
+                padding_size=[0, 0, 0, 0])
+    head = dict(type='MaskClipHead', templates='single', softmax_over='names', logit_scale=30.0,
+                bg_words='stuff', bg_threshold=0.2)
+    cfg = dict(type='MaskClipSegmentor', clip=dict(model_name=TINY_VIT, pretrained=None),
+               backbone=dict(type='MaskClipViT'),
+               test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))
+    other = ['background', 'sky, air', 'sea', 'sand']
+    changed = build(dict(cfg, decode_head=dict(head, class_names='voc21')))
+    changed.set_vocabulary(other)
+    direct = build(dict(cfg, decode_head=dict(head, class_names=other)))
+    assert changed.class_names == direct.class_names == ('background', 'sky', 'sea', 'sand')
+    assert changed.out_channels == direct.out_channels > 4  # one channel per name
+    with torch.no_grad():
+        a = changed.predict(inputs, [SegDataSample(metainfo=meta)])[0]
+        b = direct.predict(inputs, [SegDataSample(metainfo=meta)])[0]
+    assert a.seg_logits.data.equal(b.seg_logits.data)
+
+    plus_cfg = Config.fromfile(PLUS).model
+    plus_cfg.teacher.clip.update(model_name=TINY_VIT, pretrained=None)
+    plus_cfg.text_classifier.templates = plus_cfg.teacher.decode_head.templates = 'single'
+    plus_cfg.decode_head.update(channels=32, in_channels=512)
+    plus_cfg.backbone.update(init_cfg=None, depth=18)
+    plus = build(plus_cfg)
+    plus_cfg.text_classifier.class_names = plus_cfg.teacher.decode_head.class_names = other
+    plus_direct = build(plus_cfg)
+    plus_direct.load_state_dict(plus.state_dict())  # the same trained student
+    plus.set_vocabulary(other)
+    assert plus.class_names == plus_direct.class_names and plus.out_channels == 4
+    meta = dict(meta, ori_shape=(48, 64))
+    with torch.no_grad():
+        a = plus.predict(inputs, [SegDataSample(metainfo=meta)])[0]
+        b = plus_direct.predict(inputs, [SegDataSample(metainfo=meta)])[0]
+        assert a.seg_logits.data.equal(b.seg_logits.data)
+        assert plus.teacher_logits(inputs).equal(plus_direct.teacher_logits(inputs))
+
+    rectify = Config.fromfile(osp.join(
+        ROOT, 'configs', 'reclip', 'reclip-rectification_vit-b16_1xb1-50e_voc12-20-336x336.py'))
+    model_cfg = rectify.model
+    for clip in [model_cfg.get('clip')] if model_cfg.get('clip') else []:
+        clip.update(model_name=TINY_VIT, pretrained=None)
+    model_cfg.decode_head.update(templates='single')
+    if 'existence_cache' in model_cfg.decode_head:
+        model_cfg.decode_head.existence_cache = None
+    reclip_model = build(model_cfg)
+    reclip_model.set_vocabulary('voc20')  # its own classes: fine
+    with pytest.raises(ValueError, match='one positional-bias map per class'):
+        reclip_model.set_vocabulary(other)

@@ -40,6 +40,10 @@ class TextClassifier(nn.Module):
                  learnable_background: bool = False, cache_dir: Optional[str] = None,
                  background_init: str = 'text', allow_shared_names: bool = False):
         super().__init__()
+        self.init_args = dict(clip=clip, templates=templates,
+                              normalize_features=normalize_features,
+                              learnable_background=learnable_background, cache_dir=cache_dir,
+                              background_init=background_init)
         if background_init not in ('text', 'random'):
             raise ValueError(f"background_init must be 'text' or 'random', not {background_init!r}.")
         self.vocabulary = load_vocabulary(class_names, allow_shared_names)
@@ -80,6 +84,18 @@ class TextClassifier(nn.Module):
                                  f'{self.embed_dim}; leave it unset.')
         return dict(in_channels=self.embed_dim, channels=self.embed_dim,
                     num_classes=self.num_classes, out_channels=self.num_classes)
+
+    def with_vocabulary(self, class_names) -> 'TextClassifier':
+        """A classifier of other classes with the same options, on the same device; a learned
+        background is carried over (it must keep its number of names)."""
+        other = TextClassifier(class_names, **self.init_args).to(self.text_embeddings.device)
+        if self.background_rows is not None:
+            if other.background_embeddings.shape != self.background_embeddings.shape:
+                raise ValueError(
+                    f"The learned background has {len(self.background_rows)} name(s); the new "
+                    'vocabulary must name its background class with as many.')
+            other.background_embeddings.data.copy_(self.background_embeddings.data)
+        return other
 
     def embedding_matrix(self) -> torch.Tensor:
         """(N, C) unit embeddings of every name, learnable background rows included.

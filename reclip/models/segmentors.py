@@ -91,6 +91,18 @@ def authors_text_term(feats: torch.Tensor, labels: torch.Tensor, present: torch.
     return total / feats.shape[0]
 
 
+def refuse_other_vocabulary(model, classes, why: str) -> None:
+    """A ReCLIP model learned per-class weights: ``set_vocabulary`` accepts its own classes
+    only (a no-op), anything else is a clear error."""
+    from maskclip.text import load_vocabulary, primary_names
+    wanted = list(primary_names(load_vocabulary(classes)))
+    if wanted != list(model.class_names):
+        raise ValueError(f'{type(model).__name__} {why}: it predicts only its own '
+                         f'{len(model.class_names)} classes, in their order '
+                         f'({", ".join(list(model.class_names)[:6])}, ...); it cannot take '
+                         f'{len(wanted)} other ones.')
+
+
 @MODELS.register_module()
 class ReCLIPRectificationSegmentor(MaskClipSegmentor):
     """Frozen MaskCLIP ViT + :class:`~reclip.models.ReCLIPRectificationHead` (Sec. 3.1-3.4).
@@ -103,6 +115,10 @@ class ReCLIPRectificationSegmentor(MaskClipSegmentor):
         super().__init__(*args, **kwargs)
         self.backbone.requires_grad_(False)
         exclude_from_checkpoints(self, ['backbone'])
+
+    def set_vocabulary(self, classes) -> None:
+        """Its own classes only: the positional bias has one learned map per class."""
+        refuse_other_vocabulary(self, classes, 'learned one positional-bias map per class')
 
 
 def renormalize(inputs: torch.Tensor, source, target) -> torch.Tensor:
@@ -239,6 +255,12 @@ class ReCLIPDistillSegmentor(FrozenTeacherMixin, EncoderDecoder):
         print_log(f'ReCLIP distillation: student head {student_head!r}, loss = L_mask + '
                   f'{feature_loss_weight} L_feat + {text_loss_weight} L_text; teacher '
                   f'checkpoint {teacher_checkpoint}', logger='current')
+
+    def set_vocabulary(self, classes) -> None:
+        """Its own classes only: the student's classifier holds the teacher's per-class
+        rectification (W_r and the positional bias)."""
+        refuse_other_vocabulary(self, classes, "classifies with the teacher's per-class "
+                                'rectification')
 
     # ------------------------------------------------------------------ teacher
     def load_teacher(self) -> None:

@@ -132,22 +132,19 @@ class MaskClipHead(BaseDecodeHead):
         if area_threshold is not None and not 0 <= area_threshold < 1:
             raise ValueError(f'area_threshold is a fraction of the predicted foreground in '
                              f'[0, 1), got {area_threshold}.')
-        vocabulary = load_vocabulary(class_names)
-        prompted, bg_prompt = background_vocabulary(vocabulary, bg_words)
-        if not bg_prompt and bg_threshold is None:
-            raise ValueError('bg_words=[] leaves the background without a text prompt: set '
-                             'bg_threshold so that the background can be predicted.')
-        if num_classes is not None and num_classes != len(vocabulary):
+        if num_classes is not None and num_classes != len(load_vocabulary(class_names)):
             raise ValueError(f'num_classes={num_classes} but the class names hold '
-                             f'{len(vocabulary)} classes; make them agree (or drop num_classes).')
-        classifier = TextClassifier([list(names) for names in prompted], clip, templates,
-                                    normalize_features=True, cache_dir=text_cache_dir,
-                                    allow_shared_names=has_shared_names(vocabulary))
+                             f'{len(load_vocabulary(class_names))} classes; make them agree (or '
+                             'drop num_classes).')
+        self.bg_words, self.bg_threshold = bg_words, bg_threshold
+        self.softmax_over = softmax_over
+        self._text = dict(clip=clip, templates=templates, cache_dir=text_cache_dir)
+        vocabulary, classifier = self._classifier_for(class_names)
         sizes = classifier.decode_head_sizes(None, in_channels, channels)
         sizes.update(num_classes=len(vocabulary), out_channels=len(vocabulary))
         super().__init__(**sizes, dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
-        self.conv_seg = classifier  # the classifier is the frozen text embeddings
-        self.class_names = primary_names(vocabulary)
+        self.bg_words, self.bg_threshold = bg_words, bg_threshold
+        self.softmax_over = softmax_over
         self.key_smoothing = key_smoothing
         self.ks_threshold = ks_threshold
         self.ks_key_norm = ks_key_norm
@@ -155,18 +152,47 @@ class MaskClipHead(BaseDecodeHead):
         self.pd_threshold = pd_threshold
         self.pd_keep_top_class = pd_keep_top_class
         self.logit_scale = float(logit_scale)
-        self.bg_threshold = bg_threshold
-        self.bg_prompt = bg_prompt
-        self.softmax_over = softmax_over
         self.area_threshold = area_threshold
+        self._adopt(vocabulary, classifier)
+
+    def _classifier_for(self, class_names) -> tuple:
+        """``(vocabulary, text classifier)`` of ``class_names`` with this head's background
+        words, templates and CLIP."""
+        vocabulary = load_vocabulary(class_names)
+        prompted, bg_prompt = background_vocabulary(vocabulary, self.bg_words)
+        if not bg_prompt and self.bg_threshold is None:
+            raise ValueError('bg_words=[] leaves the background without a text prompt: set '
+                             'bg_threshold so that the background can be predicted.')
+        classifier = TextClassifier([list(names) for names in prompted], self._text['clip'],
+                                    self._text['templates'], normalize_features=True,
+                                    cache_dir=self._text['cache_dir'],
+                                    allow_shared_names=has_shared_names(vocabulary))
+        classifier.bg_prompt = bg_prompt
+        return vocabulary, classifier
+
+    def _adopt(self, vocabulary, classifier) -> None:
+        """Make ``classifier`` (of ``vocabulary``) the head's: classes, sizes, score channels."""
+        self.conv_seg = classifier  # the classifier is the frozen text embeddings
+        self.class_names = primary_names(vocabulary)
+        self.bg_prompt = classifier.bg_prompt
+        self.num_classes = self.out_channels = len(vocabulary)
         # score channel -> class: the classes themselves, or every name (after a promptless
         # background's channel)
         score_to_class = torch.arange(len(vocabulary))
-        if softmax_over == 'names':
-            names = classifier.name_to_class + (0 if bg_prompt else 1)
-            score_to_class = names if bg_prompt else torch.cat([torch.zeros(1).long(), names])
+        if self.softmax_over == 'names':
+            names = classifier.name_to_class + (0 if self.bg_prompt else 1)
+            score_to_class = names if self.bg_prompt else torch.cat([torch.zeros(1).long(),
+                                                                     names])
             self.out_channels = len(score_to_class)
         self.register_buffer('score_to_class', score_to_class, persistent=False)
+
+    def set_vocabulary(self, class_names) -> None:
+        """Classify other classes (a built-in name, a class file or a list), with the same
+        options (templates, background words, thresholds), on the head's device."""
+        device = self.conv_seg.text_embeddings.device
+        vocabulary, classifier = self._classifier_for(class_names)
+        self._adopt(vocabulary, classifier.to(device))
+        self.score_to_class = self.score_to_class.to(device)
 
     def forward(self, inputs: ClipFeatures):
         """(B, K, h, w) cosine logits (smoothed confidences with key smoothing), times

@@ -113,6 +113,19 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, EncoderDecoder):
                      if keep_gt_ignore and self.unseen_classes is None else ''),
                   logger='current')
 
+    def set_vocabulary(self, classes) -> None:
+        """Predict other classes: the student classifies by text embeddings, so a trained
+        MaskCLIP+ stays open-vocabulary (a learned background is kept); the teacher follows.
+        Zero-shot class lists are dropped (they index the old vocabulary)."""
+        classifier = self.decode_head.conv_seg.with_vocabulary(classes)
+        self.decode_head.conv_seg = classifier
+        self.decode_head.num_classes = self.decode_head.out_channels = classifier.num_classes
+        self.num_classes = self.out_channels = classifier.num_classes
+        self.class_names = classifier.class_names
+        if hasattr(self.teacher, 'set_vocabulary'):
+            self.teacher.set_vocabulary(classes)
+        self.unseen_classes = None
+
     def _class_indices(self, classes) -> torch.Tensor:
         lookup = {name.lower(): i for i, name in enumerate(self.class_names)}
         indices = []

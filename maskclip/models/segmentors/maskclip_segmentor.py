@@ -83,6 +83,13 @@ class MaskClipSegmentor(EncoderDecoder):
     def class_names(self):
         return self.decode_head.class_names
 
+    def set_vocabulary(self, classes) -> None:
+        """Predict other classes (a built-in vocabulary, a class file or a list): the text
+        classifier is rebuilt with the same templates and options."""
+        self.decode_head.set_vocabulary(classes)
+        self.num_classes = self.decode_head.num_classes
+        self.out_channels = self.decode_head.out_channels
+
     def inference(self, inputs: torch.Tensor, batch_img_metas: List[dict]) -> torch.Tensor:
         """mmseg's whole / slide inference (in ``precision`` on a GPU), then PAMR if configured
         at the input resolution."""
