@@ -3,6 +3,7 @@ random-CLIP rectification teacher loaded from a checkpoint."""
 import copy
 import logging
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,14 @@ def teacher_cfg(class_names=NAMES, **head):
 
 
 def build_student(checkpoint=None, student_head='query_reference', teacher=None, **kwargs):
-    cfg = dict(
+    cfg = student_cfg(checkpoint, student_head, teacher, **kwargs)
+    torch.manual_seed(1)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(cfg)
+
+
+def student_cfg(checkpoint=None, student_head='query_reference', teacher=None, **kwargs):
+    return dict(
         type='ReCLIPDistillSegmentor',
         data_preprocessor=STUDENT_PREPROCESSOR,
         teacher=teacher or teacher_cfg(),
@@ -58,9 +66,6 @@ def build_student(checkpoint=None, student_head='query_reference', teacher=None,
         train_cfg=dict(),
         test_cfg=dict(mode='whole'),
         **kwargs)
-    torch.manual_seed(1)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        return MODELS.build(cfg)
 
 
 def save_teacher(path, **head):
@@ -408,3 +413,33 @@ def test_released_code_trains_the_student_with_l_mask_only(checkpoints):
                if a is not None and b is not None)
     with pytest.raises(TypeError, match='feature_terms_grad must be True or False'):
         build_student(checkpoints['per_class'], feature_terms_grad='no')
+
+
+def test_distilled_checkpoint_runs_through_inference_model(checkpoints, tmp_path):
+    """A trained ReCLIP student in three lines: init_model + inference_model give the labels
+    of the model that wrote the checkpoint (W_r and the student from the file, no teacher
+    checkpoint needed)."""
+    from mmengine.config import Config
+
+    import maskclip
+    model = build_student(checkpoints['per_class'], 'query_reference_pe')
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    model.train()
+    MessageHub.get_current_instance().update_info('iter', 0)
+    model.train_step(make_data(seed=3), optim)  # not the initial weights
+    path = tmp_path / 'student.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    cfg = Config(dict(model=student_cfg(checkpoints['per_class'], 'query_reference_pe'),
+                      test_pipeline=[dict(type='LoadImageFromFile'),
+                                     dict(type='PackSegInputs')]))
+    image = np.random.default_rng(0).integers(0, 255, (SIZE, SIZE + 8, 3)).astype(np.uint8)
+
+    loaded = maskclip.init_model(cfg, str(path))
+    result = maskclip.inference_model(loaded, image)
+
+    model.eval()
+    model.cfg = cfg
+    expected = maskclip.inference_model(model, image)
+    assert result.pred_sem_seg.data.shape[-2:] == image.shape[:2]
+    assert torch.equal(result.seg_logits.data, expected.seg_logits.data)
+    assert torch.equal(result.pred_sem_seg.data, expected.pred_sem_seg.data)
