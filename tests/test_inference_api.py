@@ -8,8 +8,9 @@ from PIL import Image
 
 import maskclip
 from maskclip.clip import load_clip
+from maskclip.engine.test_runner import run_test
 
-from .conftest import TINY_VIT, load_tool
+from .conftest import TINY_VIT
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PLUS = osp.join(ROOT, 'configs', 'maskclip_plus',
@@ -50,9 +51,9 @@ test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 
 
 def tool_labels(config, scene, tmp_path, checkpoint=None):
-    load_tool('test').main([config, *([checkpoint] if checkpoint else []), '--clip-weights',
-                            scene['weights'], '--work-dir', str(tmp_path / 'work'), '--out',
-                            str(tmp_path / 'out')])
+    """The label map tools/test.py --out writes (its runner: maskclip.engine.test_runner)."""
+    run_test(config, checkpoint=checkpoint, clip_weights=scene['weights'],
+             work_dir=str(tmp_path / 'work'), out=str(tmp_path / 'out'))
     return np.array(Image.open(tmp_path / 'out' / 'scene.png'))
 
 
@@ -114,6 +115,10 @@ def test_init_model_errors(scene, tmp_path):
         maskclip.init_model(PLUS, str(tmp_path / 'nope.pth'))
     with pytest.raises(ValueError, match='Image not found'):
         maskclip.inference_model(torch.nn.Module(), str(tmp_path / 'nope.png'))
+    from maskclip.engine.test_runner import test_options
+    assert test_options('a.py', out='o').out == 'o' and test_options('a.py').launcher == 'none'
+    with pytest.raises(TypeError, match="Unknown test options \\['outdir'\\]"):
+        test_options('a.py', outdir='o')
 
 
 def test_set_vocabulary_equals_building_with_those_classes(scene):

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from maskclip.engine import stages as stages_lib
 from maskclip.engine.recipe import check_recipe_world_size
 
-from .conftest import TINY_VIT, free_port, load_tool
+from .conftest import TINY_VIT, free_port
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECLIP = osp.join(ROOT, 'configs', 'reclip')
@@ -154,6 +154,6 @@ def test_cudnn_benchmark_for_training_schedules_and_off_for_tests():
         assert Config.fromfile(path).env_cfg.cudnn_benchmark is True, path
     training_free = osp.join(ROOT, 'configs', 'maskclip', 'maskclip_vit-b16_voc12-20-512x512.py')
     assert Config.fromfile(training_free).env_cfg.cudnn_benchmark is False
-    from maskclip.engine.test_runner import build_test_cfg
-    args = load_tool('test').parse_args([DISTILL, 'x.pth'])
-    assert build_test_cfg(args).env_cfg.cudnn_benchmark is False
+    from maskclip.engine.test_runner import build_test_cfg, test_options
+    assert build_test_cfg(test_options(DISTILL, checkpoint='x.pth')).env_cfg.cudnn_benchmark \
+        is False

@@ -19,12 +19,13 @@ from PIL import Image
 
 import maskclip
 from maskclip.clip import load_clip
+from maskclip.engine.test_runner import run_test
 from maskclip.models.backbones.base import resize_pos_embed
 from maskclip.models.heads.maskclip_head import STUFF_WORDS
 from maskclip.models.pamr import PAMR
 from maskclip.text import load_vocabulary
 
-from .conftest import TINY_VIT, load_tool
+from .conftest import TINY_VIT
 from .test_pamr import direct_pamr
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -387,8 +388,8 @@ test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
     pipeline=test_pipeline))
 val_dataloader = test_dataloader
 ''')
-    load_tool('test').main([str(config), '--clip-weights', tiny_weights, '--work-dir',
-                            str(tmp_path / 'work'), '--out', str(tmp_path / 'out')])
+    run_test(str(config), clip_weights=tiny_weights, work_dir=str(tmp_path / 'work'),
+             out=str(tmp_path / 'out'))  # what tools/test.py --out runs
     written = np.array(Image.open(tmp_path / 'out' / 'scene.png'))
     assert np.array_equal(written, labels.numpy())
     # the API used to skip postprocess_result: without the rules the labels differ

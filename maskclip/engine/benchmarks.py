@@ -14,12 +14,10 @@ import glob
 import os
 import os.path as osp
 import time
-from types import SimpleNamespace
-
 import yaml
 from mmengine.dist import is_main_process
 
-from maskclip.engine.test_runner import build_test_cfg, build_test_runner
+from maskclip.engine.test_runner import build_test_cfg, build_test_runner, test_options
 from maskclip.reproduction import format_duration
 from maskclip.reproduction.table import ROOT
 
@@ -98,11 +96,10 @@ def dataset_cfg(args, dataset: str):
             options['model.pamr'] = dict(PAMR_CFG)
     elif args.pamr and args.mode == 'sclip':  # their PAMR when on: dilations (8, 16) as set
         options['model.pamr.iterations'] = 10
-    test_args = SimpleNamespace(
-        config=dataset_config(args, dataset), checkpoint=None,
-        work_dir=osp.join(args.work_dir, dataset), cfg_options=options, launcher=args.launcher,
-        clip_weights=args.clip_weights, random_weights=args.random_weights, show=False,
-        show_dir=None, tta=False, out=None)
+    test_args = test_options(dataset_config(args, dataset),
+                             work_dir=osp.join(args.work_dir, dataset), cfg_options=options,
+                             launcher=args.launcher, clip_weights=args.clip_weights,
+                             random_weights=args.random_weights)
     return build_test_cfg(test_args)
 
 

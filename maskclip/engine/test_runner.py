@@ -3,6 +3,8 @@ the config with the command line's options applied, then a Runner built after th
 fail in seconds (CLIP weights, dataset layout)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from mmengine.runner import Runner
 
 from maskclip.datasets import check_dataset_layout
@@ -23,6 +25,24 @@ def enable_visualization(cfg, args) -> None:
     if getattr(args, 'show_dir', None):
         cfg.visualizer['save_dir'] = args.show_dir
         hook['interval'] = 1
+
+
+def test_options(config: str, **options) -> SimpleNamespace:
+    """tools/test.py's options for ``config`` with its defaults, ``options`` changed (for
+    scripts and tests that run a test without the command line)."""
+    defaults = dict(checkpoint=None, work_dir=None, cfg_options=None, launcher='none',
+                    clip_weights=None, random_weights=False, show=False, show_dir=None,
+                    wait_time=2, tta=False, out=None)
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f'Unknown test options {sorted(unknown)}; known: {sorted(defaults)}.')
+    return SimpleNamespace(config=config, **dict(defaults, **options))
+
+
+def run_test(config: str, **options) -> dict:
+    """tools/test.py's run of ``config``: its metrics."""
+    args = test_options(config, **options)
+    return build_test_runner(build_test_cfg(args), args.launcher).test()
 
 
 def build_test_cfg(args):
