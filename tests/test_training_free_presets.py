@@ -4,7 +4,10 @@ positional-embedding resize, the presets' values, the field's class files, and t
 against tools/test.py."""
 import glob
 import math
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,7 +22,6 @@ from PIL import Image
 
 import maskclip
 from maskclip.clip import load_clip
-from maskclip.engine.test_runner import run_test
 from maskclip.models.backbones.base import resize_pos_embed
 from maskclip.models.heads.maskclip_head import STUFF_WORDS
 from maskclip.models.pamr import PAMR
@@ -388,8 +390,12 @@ test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
     pipeline=test_pipeline))
 val_dataloader = test_dataloader
 ''')
-    run_test(str(config), clip_weights=tiny_weights, work_dir=str(tmp_path / 'work'),
-             out=str(tmp_path / 'out'))  # what tools/test.py --out runs
+    result = subprocess.run(  # the command line a researcher types
+        [sys.executable, 'tools/test.py', str(config), '--clip-weights', tiny_weights,
+         '--work-dir', str(tmp_path / 'work'), '--out', str(tmp_path / 'out')], cwd=ROOT,
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, HF_HUB_OFFLINE='1', MASKCLIP_CACHE_DIR=str(tmp_path / 'cache')))
+    assert result.returncode == 0, result.stderr[-3000:]
     written = np.array(Image.open(tmp_path / 'out' / 'scene.png'))
     assert np.array_equal(written, labels.numpy())
     # the API used to skip postprocess_result: without the rules the labels differ

@@ -20,6 +20,7 @@ from mmengine.runner import BaseLoop, TestLoop
 from mmseg.registry import LOOPS
 
 from maskclip.datasets.transforms import CORRUPTIONS, with_corruption
+from maskclip.reproduction import format_duration
 
 CLEAN = 'clean'
 
@@ -29,11 +30,6 @@ def miou_of(metrics: dict) -> float:
         raise ValueError(f'The test evaluator reports no mIoU (it gives {sorted(metrics)}); '
                          "robustness needs test_evaluator=dict(type='IoUMetric', ...).")
     return float(metrics['mIoU'])
-
-
-def _duration(seconds: float) -> str:
-    from maskclip.reproduction import format_duration
-    return format_duration(seconds)
 
 
 @LOOPS.register_module()
@@ -86,7 +82,7 @@ class RobustnessLoop(BaseLoop):
             elapsed = time.time() - start
             left = elapsed / index * (len(self.conditions) - index)
             print_log(f'[robustness] {index}/{len(self.conditions)}: {name}: mIoU {miou:.2f} '
-                      f'({_duration(elapsed)} elapsed, about {_duration(left)} left)',
+                      f'({format_duration(elapsed)} elapsed, about {format_duration(left)} left)',
                       logger='current')
         return metrics
 

@@ -48,6 +48,23 @@ def background_vocabulary(vocabulary, bg_words):
     return (words,) + tuple(vocabulary[1:]), True
 
 
+def text_classifier_for(class_names, bg_words, bg_threshold, text: dict) -> tuple:
+    """``(vocabulary, text classifier)`` of ``class_names``, the background prompted by
+    ``bg_words``; ``text`` holds the CLIP, templates and cache directory. The classifier's
+    ``bg_prompt`` says whether the background has a prompt."""
+    vocabulary = load_vocabulary(class_names)
+    prompted, bg_prompt = background_vocabulary(vocabulary, bg_words)
+    if not bg_prompt and bg_threshold is None:
+        raise ValueError('bg_words=[] leaves the background without a text prompt: set '
+                         'bg_threshold so that the background can be predicted.')
+    classifier = TextClassifier([list(names) for names in prompted], text['clip'],
+                                text['templates'], normalize_features=True,
+                                cache_dir=text['cache_dir'],
+                                allow_shared_names=has_shared_names(vocabulary))
+    classifier.bg_prompt = bg_prompt
+    return vocabulary, classifier
+
+
 @MODELS.register_module()
 class MaskClipHead(BaseDecodeHead):
     """Classify dense CLIP features with text embeddings of the class prompts (a 1x1 conv).
@@ -132,17 +149,15 @@ class MaskClipHead(BaseDecodeHead):
         if area_threshold is not None and not 0 <= area_threshold < 1:
             raise ValueError(f'area_threshold is a fraction of the predicted foreground in '
                              f'[0, 1), got {area_threshold}.')
-        if num_classes is not None and num_classes != len(load_vocabulary(class_names)):
+        text = dict(clip=clip, templates=templates, cache_dir=text_cache_dir)
+        vocabulary, classifier = text_classifier_for(class_names, bg_words, bg_threshold, text)
+        if num_classes is not None and num_classes != len(vocabulary):
             raise ValueError(f'num_classes={num_classes} but the class names hold '
-                             f'{len(load_vocabulary(class_names))} classes; make them agree (or '
-                             'drop num_classes).')
-        self.bg_words, self.bg_threshold = bg_words, bg_threshold
-        self.softmax_over = softmax_over
-        self._text = dict(clip=clip, templates=templates, cache_dir=text_cache_dir)
-        vocabulary, classifier = self._classifier_for(class_names)
+                             f'{len(vocabulary)} classes; make them agree (or drop num_classes).')
         sizes = classifier.decode_head_sizes(None, in_channels, channels)
         sizes.update(num_classes=len(vocabulary), out_channels=len(vocabulary))
         super().__init__(**sizes, dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
+        self._text = text
         self.bg_words, self.bg_threshold = bg_words, bg_threshold
         self.softmax_over = softmax_over
         self.key_smoothing = key_smoothing
@@ -154,21 +169,6 @@ class MaskClipHead(BaseDecodeHead):
         self.logit_scale = float(logit_scale)
         self.area_threshold = area_threshold
         self._adopt(vocabulary, classifier)
-
-    def _classifier_for(self, class_names) -> tuple:
-        """``(vocabulary, text classifier)`` of ``class_names`` with this head's background
-        words, templates and CLIP."""
-        vocabulary = load_vocabulary(class_names)
-        prompted, bg_prompt = background_vocabulary(vocabulary, self.bg_words)
-        if not bg_prompt and self.bg_threshold is None:
-            raise ValueError('bg_words=[] leaves the background without a text prompt: set '
-                             'bg_threshold so that the background can be predicted.')
-        classifier = TextClassifier([list(names) for names in prompted], self._text['clip'],
-                                    self._text['templates'], normalize_features=True,
-                                    cache_dir=self._text['cache_dir'],
-                                    allow_shared_names=has_shared_names(vocabulary))
-        classifier.bg_prompt = bg_prompt
-        return vocabulary, classifier
 
     def _adopt(self, vocabulary, classifier) -> None:
         """Make ``classifier`` (of ``vocabulary``) the head's: classes, sizes, score channels."""
@@ -190,7 +190,8 @@ class MaskClipHead(BaseDecodeHead):
         """Classify other classes (a built-in name, a class file or a list), with the same
         options (templates, background words, thresholds), on the head's device."""
         device = self.conv_seg.text_embeddings.device
-        vocabulary, classifier = self._classifier_for(class_names)
+        vocabulary, classifier = text_classifier_for(class_names, self.bg_words,
+                                                     self.bg_threshold, self._text)
         self._adopt(vocabulary, classifier.to(device))
         self.score_to_class = self.score_to_class.to(device)
 
