@@ -133,7 +133,7 @@ def build_trained_model(cfg, checkpoint, vocabulary, args, device):
     from mmseg.registry import MODELS
 
     import reclip  # noqa: F401  (registers the ReCLIP models)
-    from maskclip.inference import inference_cfg, test_pipeline
+    from maskclip.inference import inference_cfg, inference_pipeline
     from maskclip.utils import check_clip_weights, clip_cfgs_of
 
     model_cfg = inference_cfg(cfg.model, [list(names) for names in vocabulary])
@@ -149,7 +149,7 @@ def build_trained_model(cfg, checkpoint, vocabulary, args, device):
         raise ValueError(f'The checkpoint {args.checkpoint} does not fit the model of '
                          f'{args.config}: {_shorten(error)}') from None
     model = revert_sync_batchnorm(model).to(device).eval()
-    pipeline = test_pipeline(cfg, from_array=True)
+    pipeline = inference_pipeline(cfg, from_array=True)
 
     @torch.no_grad()
     def predict(image):

@@ -23,7 +23,6 @@ from mmengine.dataset import Compose
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
-from mmseg.utils import register_all_modules
 
 #: segmentor type -> (what it is called, where in its config the class names live); the models
 #: that learn weights (every one but MaskClipSegmentor) need their checkpoint
@@ -79,10 +78,9 @@ def inference_cfg(model_cfg: dict, classes=None) -> ConfigDict:
 
 
 def _register(kind: str) -> None:
-    register_all_modules(init_default_scope=False)
-    importlib.import_module('maskclip.models')
-    if kind.startswith('ReCLIP'):
-        importlib.import_module('reclip.models')
+    """The registration the config's modules need (ReCLIP's on top of maskclip's)."""
+    module = importlib.import_module('reclip' if kind.startswith('ReCLIP') else 'maskclip.utils')
+    module.register_all_modules(init_default_scope=False)
 
 
 def init_model(config: Union[str, os.PathLike, Config],
@@ -147,7 +145,7 @@ def _load_weights(model: torch.nn.Module, checkpoint: str) -> None:
                          f'{str(error).splitlines()[0]}') from None
 
 
-def test_pipeline(cfg: Config, from_array: bool = False) -> Compose:
+def inference_pipeline(cfg: Config, from_array: bool = False) -> Compose:
     """The config's test pipeline (tools/test.py's resizing) without labels; ``from_array``
     loads an image array instead of a file."""
     loader = cfg.get('test_dataloader') or {}
@@ -182,10 +180,13 @@ def inference_model(model: torch.nn.Module, images):
     :class:`~mmseg.structures.SegDataSample` (or a list) with ``pred_sem_seg`` and ``seg_logits``
     at each image's own size, as tools/test.py predicts."""
     single = not isinstance(images, (list, tuple))
-    results = []
+    pipelines, results = {}, []
     for image in ([images] if single else images):
         data = _as_input(image)
-        packed = test_pipeline(model.cfg, from_array='img' in data)(data)
+        from_array = 'img' in data
+        if from_array not in pipelines:
+            pipelines[from_array] = inference_pipeline(model.cfg, from_array)
+        packed = pipelines[from_array](data)
         results.append(model.test_step(dict(inputs=[packed['inputs']],
                                             data_samples=[packed['data_samples']]))[0])
     return results[0] if single else results
