@@ -23,7 +23,8 @@ OUT_DIR/eval_all_<mode>_<protocol>.csv and .md (default OUT_DIR: work_dirs/eval_
 Own protocol: the published numbers of the config's rows in configs/reproduction/published.yaml
 (the paper's table; the authors' README where their released configs give other numbers),
 diff against the README number where there is one. Common protocol: the method's paper numbers
-(configs/protocol/published.yaml), obtained under its own settings, for reference.
+(its comparison-table rows of configs/reproduction/published.yaml), obtained under its own
+settings, for reference.
 """
 import argparse
 import os

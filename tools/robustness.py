@@ -20,7 +20,7 @@ import sys
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
-from maskclip.datasets.transforms import CORRUPTIONS, SEVERITIES
+from maskclip.corruptions import CORRUPTIONS, SEVERITIES
 from maskclip.engine.robustness import report, table_rows
 from maskclip.engine.test_runner import build_test_cfg, build_test_runner
 from maskclip.utils import RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error

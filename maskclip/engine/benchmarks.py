@@ -2,9 +2,10 @@
 COCO-Stuff171, Cityscapes, ADE20K) for one last-block mode, as tools/eval_all.py runs them.
 
 Two protocols: ``'own'`` runs the method of the mode with its released settings
-(configs/{sclip,clearclip,naclip}/; published numbers from configs/reproduction/published.yaml),
-``'common'`` runs any mode on the shared setting of configs/protocol/ (published numbers of
-configs/protocol/published.yaml, for reference). Each benchmark runs as tools/test.py would
+(configs/{sclip,clearclip,naclip}/), ``'common'`` runs any mode on the shared setting of
+configs/protocol/. The published numbers shown beside ours come from the one table of published
+numbers, configs/reproduction/published.yaml: under the own protocol the rows of the config that
+runs, under the common protocol (for reference only) the method's comparison-table numbers. Each benchmark runs as tools/test.py would
 (:mod:`maskclip.engine.test_runner`). ``args`` holds tools/eval_all.py's options.
 """
 from __future__ import annotations
@@ -14,7 +15,6 @@ import glob
 import os
 import os.path as osp
 import time
-import yaml
 from mmengine.dist import is_main_process
 
 from maskclip.engine.test_runner import build_test_cfg, build_test_runner, test_options
@@ -22,7 +22,24 @@ from maskclip.reproduction import format_duration
 from maskclip.reproduction.table import ROOT
 
 PROTOCOL_DIR = osp.join(ROOT, 'configs', 'protocol')
-PUBLISHED = osp.join(PROTOCOL_DIR, 'published.yaml')
+#: benchmark key -> its ``dataset`` in the reproduction table
+TABLE_DATASETS = {
+    'voc21': 'PASCAL VOC 21',
+    'context60': 'PASCAL Context 60',
+    'coco-object': 'COCO-Object',
+    'voc20': 'PASCAL VOC 20',
+    'context59': 'PASCAL Context 59',
+    'coco-stuff': 'COCO-Stuff 171',
+    'cityscapes': 'Cityscapes',
+    'ade20k': 'ADE20K',
+}
+#: mode -> (paper, table) of the reproduction table holding its eight-benchmark numbers
+COMPARISON_TABLES = {
+    'maskclip': ('maskclip', 'field'),
+    'sclip': ('sclip', 'main'),
+    'clearclip': ('clearclip', 'main'),
+    'naclip': ('naclip', 'main'),
+}
 #: benchmark key -> table label, in the field's column order
 BENCHMARKS = {
     'voc21': 'VOC21',
@@ -65,10 +82,22 @@ def config_of(dataset: str, protocol: str = 'common', mode: str = None,
     return found[0]
 
 
-def load_published(path: str = PUBLISHED) -> dict:
-    """``{mode: {dataset: mIoU}}`` from published.yaml (each paper's own settings)."""
-    with open(path) as f:
-        return yaml.safe_load(f) or {}
+def comparison_numbers(mode: str) -> dict:
+    """``{benchmark: mIoU}`` of ``mode``'s method in its comparison table (the reproduction
+    table's rows, or its ``missing`` entries where no config reproduces the number); empty for a
+    mode without published eight-benchmark numbers (e.g. baseline)."""
+    from maskclip.reproduction.table import load_table
+    if mode not in COMPARISON_TABLES:
+        return {}
+    paper, table_name = COMPARISON_TABLES[mode]
+    table = load_table()
+    entries = [(row.dataset, row.published) for row in table.rows
+               if (row.paper, row.table) == (paper, table_name) and row.metric == 'mIoU']
+    entries += [(entry['dataset'], entry['published'].get('mIoU')) for entry in table.missing
+                if (entry['paper'], str(entry['table'])) == (paper, table_name)]
+    by_dataset = dict(entries)
+    return {key: float(by_dataset[name]) for key, name in TABLE_DATASETS.items()
+            if by_dataset.get(name) is not None}
 
 
 def published_of_config(config: str) -> dict:
@@ -77,7 +106,7 @@ def published_of_config(config: str) -> dict:
     from maskclip.reproduction.table import load_table
     relative = osp.relpath(config, ROOT)
     numbers = {}
-    for row in load_table(osp.join(ROOT, 'configs', 'reproduction', 'published.yaml')).rows:
+    for row in load_table().rows:
         if row.config == relative and row.run == 'eval' and not row.cfg_options:
             numbers['README' if row.table == 'code' else 'paper'] = row.published
     return numbers
@@ -106,8 +135,8 @@ def dataset_cfg(args, dataset: str):
 def published_numbers(args, dataset: str) -> dict:
     """``{'paper': ..., 'README': ...}`` to show beside ours (see the module docstring)."""
     if args.protocol == 'common':
-        number = (load_published().get(args.mode) or {}).get(dataset)
-        return {} if number is None else {'paper': float(number)}
+        number = comparison_numbers(args.mode).get(dataset)
+        return {} if number is None else {'paper': number}
     if args.pamr and args.mode == 'sclip':
         return {}  # SCLIP published no numbers with PAMR
     return published_of_config(dataset_config(args, dataset))
@@ -208,8 +237,8 @@ def protocol_note(args) -> str:
                 f'{args.mode} (configs/{args.mode}/); published: configs/reproduction/'
                 'published.yaml (paper table; README where their released configs differ)')
     return ('protocol **common**: one shared setting for every mode (configs/protocol/); '
-            'published: the paper\'s numbers under its own settings (configs/protocol/'
-            'published.yaml), for reference only')
+            'published: the method\'s comparison-table numbers under its own settings '
+            '(configs/reproduction/published.yaml), for reference only')
 
 
 def markdown(rows: list, args) -> str:

@@ -12,12 +12,13 @@ start in about a second.
 from __future__ import annotations
 
 import argparse
-import ast
 import fnmatch
 import os.path as osp
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
+
+from maskclip.corruptions import CORRUPTIONS as _CORRUPTIONS
 
 # the repository root: table files, configs and tools/ are given relative to it
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -38,23 +39,8 @@ CLEAN = 'clean'
 ID_PATTERN = re.compile(r'^[a-z0-9][a-z0-9.-]*$')
 
 
-def _transform_corruptions() -> Dict[str, str]:
-    """``CORRUPTIONS`` of maskclip/datasets/transforms/corruption.py, read from its source:
-    importing the transform imports torch, mmcv and mmseg (seconds), and every table load needs
-    the names (tests/test_reproduce.py checks them against the imported transform)."""
-    path = osp.join(ROOT, 'maskclip', 'datasets', 'transforms', 'corruption.py')
-    with open(path) as f:
-        tree = ast.parse(f.read(), path)
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-                isinstance(target, ast.Name) and target.id == 'CORRUPTIONS'
-                for target in node.targets):
-            return ast.literal_eval(node.value)
-    raise ImportError(f'{path} has no literal `CORRUPTIONS = {{...}}` any more')
-
-
 # {corruption: its row name in MaskCLIP's Table 4}, in that table's order
-CORRUPTION_NAMES = _transform_corruptions()
+CORRUPTION_NAMES = dict(_CORRUPTIONS)
 CORRUPTIONS = tuple(CORRUPTION_NAMES)
 
 

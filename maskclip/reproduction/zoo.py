@@ -139,9 +139,17 @@ def zoo_section(table: Table, readme: str, results: Optional[dict] = None) -> st
     missing = [entry for entry in table.missing if missing_readme_of(entry, table) == readme]
     if missing:
         lines += ['### Published numbers without a config', '']
+        groups = {}  # entries of one table row with one reason: one line
         for entry in missing:
-            lines.append(f"- {PAPERS[entry['paper']].split(' (')[0]} Table {entry['table']}, "
-                         f"{entry['row']} ({entry['dataset']}): {entry['reason']}")
+            key = (entry['paper'], str(entry['table']), entry['row'], entry['reason'])
+            groups.setdefault(key, []).append(entry)
+        for (paper, table_name, row, reason), entries in groups.items():
+            numbers = ', '.join(
+                f"{entry['dataset']} " + ', '.join(f'{metric} {value}' for metric, value in
+                                                   entry['published'].items())
+                for entry in entries)
+            lines.append(f"- {PAPERS[paper].split(' (')[0]} Table {table_name}, {row} "
+                         f"({numbers}): {reason}")
         lines.append('')
     lines.append(ZOO_END)
     return '\n'.join(lines)

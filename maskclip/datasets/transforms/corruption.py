@@ -32,18 +32,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-# The corruptions of the paper's robustness tables, in Table 4's row order, with its row names.
-CORRUPTIONS = {
-    'gaussian_noise': 'Gaussian Noise',
-    'shot_noise': 'Shot Noise',
-    'impulse_noise': 'Impulse Noise',
-    'speckle_noise': 'Speckle Noise',
-    'gaussian_blur': 'Gaussian Blur',
-    'defocus_blur': 'Defocus Blur',
-    'spatter': 'Spatter',
-    'jpeg_compression': 'JPEG',
-}
-SEVERITIES = (1, 2, 3, 4, 5)
+from maskclip.corruptions import CORRUPTIONS, SEVERITIES
+
 INSTALL_HINT = 'pip install imagecorruptions (or re-run bash tools/install.sh)'
 
 
