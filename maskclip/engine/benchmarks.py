@@ -10,7 +10,6 @@ runs, under the common protocol (for reference only) the method's comparison-tab
 """
 from __future__ import annotations
 
-import csv
 import glob
 import os
 import os.path as osp
@@ -18,7 +17,7 @@ import time
 from mmengine.dist import is_main_process
 
 from maskclip.engine.test_runner import build_test_cfg, build_test_runner, test_options
-from maskclip.reproduction import format_duration
+from maskclip.report import aligned_table, format_duration, format_number, write_csv, write_markdown
 from maskclip.reproduction.table import ROOT
 
 PROTOCOL_DIR = osp.join(ROOT, 'configs', 'protocol')
@@ -167,11 +166,12 @@ def settings(cfg) -> dict:
 def dry_run(args, cfgs: dict) -> None:
     """Print each benchmark's config and settings (nothing is built or checked)."""
     rows = [[dataset, osp.relpath(dataset_config(args, dataset), ROOT)]
-            + [_fmt(value) for value in settings(cfg).values()] for dataset, cfg in cfgs.items()]
+            + [format_number(value) for value in settings(cfg).values()]
+            for dataset, cfg in cfgs.items()]
     header = ['dataset', 'config'] + list(settings(next(iter(cfgs.values()))))
     print(f'mode {args.mode}, protocol {args.protocol}' + (' + PAMR' if args.pamr else '')
           + ' (dry run):')
-    print(aligned_table(header, rows))
+    print(aligned_table(header, rows, left_columns=2))
 
 
 def preflight(cfgs: dict) -> None:
@@ -197,10 +197,6 @@ def progress(message: str) -> None:
         print(message, flush=True)
 
 
-def _fmt(value) -> str:
-    return '-' if value is None else f'{value:.2f}' if isinstance(value, float) else str(value)
-
-
 def table_rows(results: dict, published: dict) -> list:
     """``[label, paper, README, ours, diff]`` per dataset, in the field's order; ``published``
     maps a dataset to ``{'paper': ..., 'README': ...}``; diff is against README, else paper."""
@@ -214,20 +210,8 @@ def table_rows(results: dict, published: dict) -> list:
     return rows
 
 
-def aligned_table(header: list, rows: list) -> str:
-    cells = [list(header)] + [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-
-    def line(items):
-        return '| ' + ' | '.join(item.ljust(w) if i == 0 else item.rjust(w)
-                                 for i, (item, w) in enumerate(zip(items, widths))) + ' |'
-
-    return '\n'.join([line(cells[0]), '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
-                     + [line(row) for row in cells[1:]])
-
-
 def format_table(rows: list) -> str:
-    return aligned_table(COLUMNS, [[label] + [_fmt(v) for v in values]
+    return aligned_table(COLUMNS, [[label] + [format_number(v) for v in values]
                                    for label, *values in rows])
 
 
@@ -241,29 +225,24 @@ def protocol_note(args) -> str:
             '(configs/reproduction/published.yaml), for reference only')
 
 
-def markdown(rows: list, args) -> str:
-    header = '| ' + ' | '.join(COLUMNS) + ' |\n|---|---:|---:|---:|---:|\n'
-    body = ''.join('| ' + ' | '.join([label] + [_fmt(v) for v in values]) + ' |\n'
-                   for label, *values in rows)
-    note = (f'mIoU (%), CLIP {args.model_name}, mode `{args.mode}`'
-            + (', PAMR' if args.pamr else '') + f'; {protocol_note(args)}.\n')
+def title(args) -> str:
+    return f'Training-free benchmarks: mode {args.mode}, protocol {args.protocol}'
+
+
+def note(args) -> str:
+    text = (f'mIoU (%), CLIP {args.model_name}, mode `{args.mode}`'
+            + (', PAMR' if args.pamr else '') + f'; {protocol_note(args)}.')
     if args.random_weights:
-        note += '\n**Random CLIP weights: a smoke run, every number of ours is meaningless.**\n'
-    return (f'# Training-free benchmarks: mode {args.mode}, protocol {args.protocol}\n\n{note}\n'
-            f'{header}{body}')
+        text += '\n\n**Random CLIP weights: a smoke run, every number of ours is meaningless.**'
+    return text
 
 
 def write_outputs(rows: list, args) -> tuple:
-    os.makedirs(args.out_dir, exist_ok=True)
     stem = osp.join(args.out_dir, f'eval_all_{args.mode}_{args.protocol}')
-    with open(stem + '.csv', 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        for label, *values in rows:
-            writer.writerow([label] + ['' if v is None else f'{v:.2f}' for v in values])
-    with open(stem + '.md', 'w') as f:
-        f.write(markdown(rows, args))
-    return stem + '.csv', stem + '.md'
+    numbers = [[label] + [None if v is None else f'{v:.2f}' for v in values]
+               for label, *values in rows]
+    return (write_csv(stem + '.csv', COLUMNS, numbers),
+            write_markdown(stem + '.md', title(args), format_table(rows), note(args)))
 
 
 def evaluate(cfg) -> float:
@@ -296,7 +275,7 @@ def evaluate_benchmarks(args, cfgs: dict) -> tuple:
         results[dataset] = evaluate(cfg)
         reference = published[dataset].get('README', published[dataset].get('paper'))
         took, elapsed = time.time() - began, time.time() - start
-        progress(f'{tag}: mIoU {results[dataset]:.2f} (published {_fmt(reference)}) in '
+        progress(f'{tag}: mIoU {results[dataset]:.2f} (published {format_number(reference)}) in '
                  f'{format_duration(took)}; {format_duration(elapsed)} elapsed')
     return results, published
 

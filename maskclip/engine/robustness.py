@@ -10,7 +10,6 @@ it from its command line.
 from __future__ import annotations
 
 import copy
-import csv
 import os
 import os.path as osp
 import time
@@ -20,7 +19,7 @@ from mmengine.runner import BaseLoop, TestLoop
 from mmseg.registry import LOOPS
 
 from maskclip.datasets.transforms import CORRUPTIONS, with_corruption
-from maskclip.reproduction import format_duration
+from maskclip.report import aligned_table, format_duration, format_number, write_csv
 
 CLEAN = 'clean'
 
@@ -100,25 +99,13 @@ def table_rows(results: dict, corruptions: list, severities: list) -> list:
 def format_table(rows: list, severities: list) -> str:
     """Table 4's layout: one row per corruption (and clean), one column per severity, mean."""
     header = ['Corruption'] + [f'level {s}' for s in severities] + ['mean']
-    body = [[label] + [f'{v:.2f}' for v in values] + [f'{mean:.2f}']
-            for _, label, values, mean in rows]
-    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
-
-    def line(cells):
-        return '| ' + ' | '.join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths))) + ' |'
-
-    rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
-    return '\n'.join([rule, line(header), rule, line(body[0]), rule,
-                      *(line(cells) for cells in body[1:]), rule])
+    return aligned_table(header, [[label] + [format_number(v) for v in values]
+                                  + [format_number(mean)] for _, label, values, mean in rows])
 
 
-def write_csv(path: str, rows: list, severities: list) -> None:
-    with open(path, 'w', newline='') as file:
-        writer = csv.writer(file)
-        writer.writerow(['corruption'] + [f'severity {s}' for s in severities] + ['mean'])
-        for key, _, values, mean in rows:
-            writer.writerow([key] + [f'{v:.2f}' for v in values] + [f'{mean:.2f}'])
+def csv_rows(rows: list) -> list:
+    return [[key] + [f'{v:.2f}' for v in values] + [f'{mean:.2f}']
+            for key, _, values, mean in rows]
 
 
 def plot(path: str, rows: list, severities: list, title: str) -> None:
@@ -144,7 +131,8 @@ def report(rows: list, config: str, seed: int, severities: list, out_dir: str) -
     print(f'\nmIoU under ImageNet-C corruptions ({osp.basename(config)}, seed {seed})')
     print(format_table(rows, severities), flush=True)
     os.makedirs(out_dir, exist_ok=True)
-    write_csv(osp.join(out_dir, 'robustness.csv'), rows, severities)
+    write_csv(osp.join(out_dir, 'robustness.csv'),
+              ['corruption'] + [f'severity {s}' for s in severities] + ['mean'], csv_rows(rows))
     plot(osp.join(out_dir, 'robustness.png'), rows, severities,
          osp.splitext(osp.basename(config))[0])
     print(f'Saved {osp.join(out_dir, "robustness.csv")} and robustness.png', flush=True)

@@ -15,7 +15,9 @@ rows, prints dry runs and checks the READMEs in about a second; the tools it run
 heavy libraries themselves.
 """
 from .configs import check_row_configs, config_facts, split_options, stages_of
-from .report import (console_table, difference, format_duration, format_result, json_report,
+from maskclip.report import format_duration
+
+from .report import (console_table, difference, format_result, json_report,
                      markdown_report, published_text)
 from .runs import Run, dry_run_commands, execute_run, log, plan_runs
 from .table import (CLEAN, CORRUPTION_NAMES, CORRUPTIONS, DEFAULT_TABLE, OPTIONAL, PAPERS,

@@ -10,13 +10,9 @@ from __future__ import annotations
 import time
 from typing import Optional, Sequence
 
+from maskclip.report import aligned_table, format_duration, format_number
+
 from .table import CLEAN, Row, Table, is_number
-
-
-def format_duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f'{hours}:{minutes:02d}:{seconds:02d}'
 
 
 def format_result(value) -> str:
@@ -36,19 +32,12 @@ def published_text(row: Row) -> str:
 
 
 def console_table(rows: Sequence[Row], results: dict) -> str:
-    header = ['id', 'metric', 'published', 'ours', 'diff']
     body = []
     for row in rows:
         value = results.get(row.id)
-        diff = difference(row, value)
         body.append([row.id, row.metric, published_text(row), format_result(value),
-                     '-' if diff is None else f'{diff:+.2f}'])
-    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
-    lines = ['  '.join(c.ljust(w) if i < 2 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(cells, widths)))
-             for cells in [header] + body]
-    lines.insert(1, '  '.join('-' * w for w in widths))
-    return '\n'.join(lines)
+                     format_number(difference(row, value), signed=True)])
+    return aligned_table(['id', 'metric', 'published', 'ours', 'diff'], body, left_columns=2)
 
 
 def cell(text) -> str:
