@@ -32,7 +32,8 @@ def format_number(value, digits: int = 2, signed: bool = False) -> str:
     return str(value)  # ints (sizes, counts) stay exact
 
 
-def _cell(text) -> str:
+def markdown_cell(text) -> str:
+    """``text`` as one Markdown table cell (pipes escaped, one line)."""
     return str(text).replace('|', '\\|').replace('\n', ' ')
 
 
@@ -40,7 +41,7 @@ def aligned_table(header: Sequence[str], rows: Sequence[Sequence], left_columns:
     """A Markdown table padded to align on a console: the first ``left_columns`` columns
     left-aligned (labels), the others right-aligned (numbers). ``rows`` hold strings (format
     numbers with :func:`format_number`)."""
-    cells = [[_cell(c) for c in header]] + [[_cell(c) for c in row] for row in rows]
+    cells = [[markdown_cell(c) for c in header]] + [[markdown_cell(c) for c in row] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
 
     def line(items):

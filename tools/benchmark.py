@@ -150,7 +150,7 @@ def student_config(path: str) -> Config:
     """The config whose model has a teacher: the last stage of a multi-stage config."""
     cfg = Config.fromfile(path)
     if 'stages' in cfg:
-        from maskclip.engine.stages import read_stages
+        from maskclip.stages import read_stages
         cfg = Config.fromfile(read_stages(cfg)[-1].config)
     return cfg
 

@@ -10,7 +10,7 @@ A multi-stage config (one that lists ``stages``, e.g. ReCLIP's rectify -> distil
 stages one after another in ``<work dir>/<stage>``, each stage receiving the previous one's final
 checkpoint; ``--resume`` skips finished stages and resumes the interrupted one; ``--stages``
 runs only some (the others must have finished); ``--cfg-options rectification.k=v`` changes one
-stage only (maskclip/engine/stages.py). On a machine without CUDA, SyncBN becomes BN, DDP runs over gloo on CPU,
+stage only (maskclip/stages.py). On a machine without CUDA, SyncBN becomes BN, DDP runs over gloo on CPU,
 and ``--amp`` is refused (maskclip.utils.runtime.adapt_cfg_to_machine).
 
 Multi-GPU / multi-node: tools/dist_train.sh CONFIG GPUS [...] (torchrun, --launcher pytorch).

@@ -20,7 +20,7 @@ from mmseg.registry import RUNNERS
 
 from maskclip.datasets import check_dataset_layout
 from maskclip.engine.recipe import check_recipe_world_size, launched_world_size
-from maskclip.engine.stages import (banner, clear_finished, finished_checkpoint, from_rank0,
+from maskclip.stages import (banner, clear_finished, finished_checkpoint, from_rank0,
                                     kept_checkpoint, last_checkpoint, mark_finished,
                                     read_stages, split_stage_options)
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg

@@ -3,29 +3,15 @@
 A multi-stage config (ReCLIP's rectify -> distill) is trained as a whole but tested with its last
 stage's config, and ``<stage>.key=value`` options reach one stage only; the model-zoo READMEs
 show each config's crop / test size and schedule. Configs are parsed by mmengine without their
-custom imports, and maskclip/engine/stages.py is loaded by path, so nothing here imports torch.
+custom imports, and nothing here imports torch.
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
 import os.path as osp
 import re
-import sys
 from typing import Dict, Sequence
 
 from .table import ROOT, Row, TableError
-
-
-@functools.lru_cache(maxsize=None)
-def stages_lib():
-    """maskclip/engine/stages.py by path (importing the package would import torch)."""
-    path = osp.join(ROOT, 'maskclip', 'engine', 'stages.py')
-    spec = importlib.util.spec_from_file_location('maskclip_reproduce_stages', path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up
-    spec.loader.exec_module(module)
-    return module
 
 
 _CONFIG_CACHE: Dict[str, object] = {}
@@ -50,8 +36,8 @@ def stages_of(config: str) -> list:
     cfg = read_config(config)
     if 'stages' not in cfg:
         return []
-    return [(stage.name, osp.relpath(stage.config, ROOT))
-            for stage in stages_lib().read_stages(cfg)]
+    from maskclip.stages import read_stages
+    return [(stage.name, osp.relpath(stage.config, ROOT)) for stage in read_stages(cfg)]
 
 
 def check_row_configs(rows: Sequence[Row]) -> None:

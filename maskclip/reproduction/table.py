@@ -97,6 +97,12 @@ def parse_options(options: Sequence[str]) -> dict:
     return parser.parse_args(['--cfg-options', *options] if options else []).cfg_options
 
 
+def published_text(row: Row) -> str:
+    """As printed in the papers: one decimal, or two where the paper gives two (Table 8)."""
+    value = row.published
+    return f'{value:.1f}' if round(value, 1) == value else f'{value:.2f}'
+
+
 def is_number(value) -> bool:
     """A metric value (an obtained result rather than an error string or None)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
