@@ -22,12 +22,9 @@ import argparse
 import sys
 
 from mmengine.config import DictAction
-from mmengine.registry import DefaultScope
 
-from maskclip.engine.pseudo_labels import (build_export_cfg, export_labels,
-                                           print_export_summary)
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error,
-                            register_all_modules)
+from maskclip.engine.pseudo_labels import export_pseudo_labels
+from maskclip.utils import RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error
 
 
 def parse_args(argv=None):
@@ -54,11 +51,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    register_all_modules(init_default_scope=False)
-    with exit_on_user_error(), DefaultScope.overwrite_default_scope('mmseg'):
-        cfg = build_export_cfg(args)
-        result = export_labels(cfg, args)
-    print_export_summary(result, args)
+    with exit_on_user_error():
+        result = export_pseudo_labels(
+            args.config, args.out, checkpoint=args.checkpoint, source=args.source,
+            split=args.split, limit=args.limit, cfg_options=args.cfg_options,
+            clip_weights=args.clip_weights, random_weights=args.random_weights)
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
     return result

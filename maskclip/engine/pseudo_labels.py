@@ -1,8 +1,8 @@
 """The labels a model (or a MaskCLIP+ teacher, through the code that makes its training labels)
 gives to every image of a dataset split, written as palette PNGs in mmseg's layout;
-tools/export_pseudo_labels.py is its command line (the options are explained there). ``args``
-holds that tool's options: ``config, out, checkpoint, source, split, limit, cfg_options,
-clip_weights, random_weights``.
+:func:`export_pseudo_labels` is the whole job; tools/export_pseudo_labels.py is its command line
+(the options are explained there). ``args`` of the steps holds the same options: ``config, out,
+checkpoint, source, split, limit, cfg_options, clip_weights, random_weights``.
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import copy
 import os
 import os.path as osp
 import sys
+from types import SimpleNamespace
+from typing import Optional
 
 import numpy as np
 import torch
@@ -203,3 +205,29 @@ def print_export_summary(result: dict, args) -> None:
           "seg_map_suffix='.png', reduce_zero_label=False.")
 
 
+def export_pseudo_labels(config: str, out: str, *, checkpoint: Optional[str] = None,
+                         source: Optional[str] = None, split: str = 'train',
+                         limit: Optional[int] = None, cfg_options: Optional[dict] = None,
+                         clip_weights: Optional[str] = None, random_weights: bool = False,
+                         verbose: bool = True) -> dict:
+    """Label every image of ``split`` (the first ``limit``) with the config's model or, for
+    MaskCLIP+ (``source='teacher'``, its default), with its frozen teacher; write the PNGs and
+    classes.txt under ``out``. Returns ``{'source', 'written', 'out_dir', 'names', 'counts'}``.
+    Bad input raises ``ValueError`` (or the weights' / dataset layout's own error) naming the fix.
+    """
+    from mmengine.registry import DefaultScope
+
+    from maskclip.utils import register_all_modules
+    if source not in (None, 'teacher', 'model'):
+        raise ValueError(f"source={source!r}: use 'teacher' (MaskCLIP+) or 'model'.")
+    if limit is not None and limit < 1:
+        raise ValueError(f'limit={limit}: label at least one image (or None for all).')
+    args = SimpleNamespace(config=config, out=out, checkpoint=checkpoint, source=source,
+                           split=split, limit=limit, cfg_options=cfg_options,
+                           clip_weights=clip_weights, random_weights=random_weights)
+    register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        result = export_labels(build_export_cfg(args), args)
+    if verbose:
+        print_export_summary(result, args)
+    return result

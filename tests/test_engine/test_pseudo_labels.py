@@ -1,4 +1,5 @@
-"""tools/export_pseudo_labels.py on the sample data shipped in data/ (tiny random CLIP)."""
+"""maskclip.engine.pseudo_labels (and tools/export_pseudo_labels.py through its command line) on
+the sample data shipped in data/ (tiny random CLIP)."""
 import os
 import os.path as osp
 import subprocess
@@ -8,7 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ..conftest import TINY_VIT, load_tool
+from maskclip.clip import ClipWeightsError
+from maskclip.datasets import DatasetLayoutError
+from maskclip.engine.pseudo_labels import export_pseudo_labels
+from maskclip.reproduction.table import parse_options
+
+from ..conftest import TINY_VIT
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -34,11 +40,9 @@ def env(tmp_path):
     return dict(os.environ, HF_HUB_OFFLINE='1', MASKCLIP_CACHE_DIR=str(tmp_path / 'cache'))
 
 
-@pytest.fixture
-def tool(monkeypatch):
-    """The tool's ``main``, run in this process (from the repo root, as on the command line)."""
-    monkeypatch.chdir(ROOT)
-    return load_tool('export_pseudo_labels').main
+@pytest.fixture(autouse=True)
+def _in_repository_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # the configs' data roots are relative to it
 
 
 def labels_in(directory, stems=STEMS):
@@ -78,23 +82,28 @@ def test_model_labels_equal_test_tool_predictions(tmp_path, env):
     assert len(np.unique(np.concatenate([v.ravel() for v in exported.values()]))) > 1
 
 
-def test_teacher_labels_are_maskclip_on_the_student_batch(tmp_path, tool, capsys):
+def options(*pairs):
+    """``key=value`` strings as the ``cfg_options`` dict the tools would pass."""
+    return parse_options(pairs)
+
+
+def test_teacher_labels_are_maskclip_on_the_student_batch(tmp_path, capsys):
     """MaskCLIP+ default source = the frozen teacher: exactly MaskCLIP's labels under the
     student's preprocessing (ImageNet mean/std, short side 512), not the student's."""
     teacher, maskclip, student = tmp_path / 'teacher', tmp_path / 'maskclip', tmp_path / 'student'
-    result = tool([PLUS, '--out', str(teacher), '--split', 'val', '--limit', '3',
-                   '--random-weights', '--cfg-options', *PLUS_ON_SAMPLES])
+    result = export_pseudo_labels(PLUS, str(teacher), split='val', limit=3, random_weights=True,
+                                  cfg_options=options(*PLUS_ON_SAMPLES))
     assert result['source'] == 'teacher' and result['written'] == 3
     assert sorted(os.listdir(teacher / 'ann_dir' / 'val')) == [f'{s}.png' for s in STEMS[:3]]
     assert (teacher / 'classes.txt').read_text().split() == CLASSES
     assert 'Wrote 3 label maps (source: teacher)' in capsys.readouterr().out
 
     # The same tiny random CLIP (seed 0) as a plain MaskCLIP model, same test pipeline.
-    tool([MASKCLIP, '--out', str(maskclip), '--source', 'model', '--split', 'test', '--limit', '3',
-          '--random-weights', '--cfg-options', f'model.clip.model_name={TINY_VIT}',
-          'test_pipeline.1.scale=(2048,512)'])
-    tool([PLUS, '--out', str(student), '--source', 'model', '--split', 'val', '--limit', '1',
-          '--random-weights', '--cfg-options', *PLUS_ON_SAMPLES])
+    export_pseudo_labels(MASKCLIP, str(maskclip), source='model', split='test', limit=3,
+                         random_weights=True, cfg_options=options(
+                             f'model.clip.model_name={TINY_VIT}', 'test_pipeline.1.scale=(2048,512)'))
+    export_pseudo_labels(PLUS, str(student), source='model', split='val', limit=1,
+                         random_weights=True, cfg_options=options(*PLUS_ON_SAMPLES))
 
     from_teacher = labels_in(teacher / 'ann_dir' / 'val', STEMS[:3])
     from_maskclip = labels_in(maskclip / 'ann_dir' / 'test', STEMS[:3])
@@ -105,25 +114,28 @@ def test_teacher_labels_are_maskclip_on_the_student_batch(tmp_path, tool, capsys
     assert (from_student != from_teacher[STEMS[0]]).mean() > 0.2
 
 
-def test_user_errors_exit_2(tmp_path, tool, capsys):
-    with pytest.raises(SystemExit) as error:
-        tool([MASKCLIP, '--out', str(tmp_path / 'a'), '--source', 'teacher', '--split', 'test',
-              '--random-weights', '--cfg-options', f'model.clip.model_name={TINY_VIT}'])
-    assert error.value.code == 2
-    assert 'has no teacher' in capsys.readouterr().err
+def test_bad_input_names_the_problem(tmp_path):
+    tiny = options(f'model.clip.model_name={TINY_VIT}')
+    with pytest.raises(ValueError, match='has no teacher'):
+        export_pseudo_labels(MASKCLIP, str(tmp_path / 'a'), source='teacher', split='test',
+                             random_weights=True, cfg_options=tiny)
+    with pytest.raises(ClipWeightsError, match='--clip-weights'):  # no weights, hub offline
+        export_pseudo_labels(MASKCLIP, str(tmp_path / 'b'), split='test')
+    with pytest.raises(ValueError, match='train_dataloader'):  # training-free: no train split
+        export_pseudo_labels(MASKCLIP, str(tmp_path / 'c'), split='train', random_weights=True)
+    with pytest.raises(DatasetLayoutError, match=f'{tmp_path}/missing'):
+        export_pseudo_labels(MASKCLIP, str(tmp_path / 'd'), split='test', random_weights=True,
+                             cfg_options=options(f'test_dataloader.dataset.data_root={tmp_path}/missing'))
+    with pytest.raises(ValueError, match='limit=0'):
+        export_pseudo_labels(MASKCLIP, str(tmp_path / 'e'), split='test', limit=0)
+    assert not any((tmp_path / name).exists() for name in 'abcde')
 
-    with pytest.raises(SystemExit) as error:  # no weights given, the hub is offline
-        tool([MASKCLIP, '--out', str(tmp_path / 'b'), '--split', 'test'])
-    assert error.value.code == 2
-    err = capsys.readouterr().err
-    assert '--clip-weights' in err and 'Traceback' not in err
 
-    with pytest.raises(SystemExit) as error:  # the sample config is training-free: no train split
-        tool([MASKCLIP, '--out', str(tmp_path / 'c'), '--split', 'train', '--random-weights'])
-    assert error.value.code == 2 and 'train_dataloader' in capsys.readouterr().err
-
-    with pytest.raises(SystemExit) as error:
-        tool([MASKCLIP, '--out', str(tmp_path / 'd'), '--split', 'test', '--random-weights',
-              '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}/missing'])
-    assert error.value.code == 2 and f'{tmp_path}/missing' in capsys.readouterr().err
-    assert not (tmp_path / 'a').exists() and not (tmp_path / 'b').exists()
+def test_tool_turns_bad_input_into_exit_2(tmp_path, env):
+    result = subprocess.run([sys.executable, 'tools/export_pseudo_labels.py', MASKCLIP, '--out',
+                             str(tmp_path / 'a'), '--source', 'teacher', '--split', 'test',
+                             '--random-weights'], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert 'ERROR: ' in result.stderr and 'has no teacher' in result.stderr
+    assert 'Traceback' not in result.stderr

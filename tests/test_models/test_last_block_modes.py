@@ -15,7 +15,7 @@ import maskclip
 from maskclip.clip import load_clip
 from maskclip.models import MaskClipResNet, MaskClipViT
 
-from ..conftest import TINY_RN, TINY_VIT, load_tool
+from ..conftest import TINY_RN, TINY_VIT
 
 NEW_MODES = ['sclip', 'clearclip', 'naclip']
 ALL_MODES = ['maskclip', 'baseline'] + NEW_MODES
@@ -282,19 +282,3 @@ def test_create_segmenter_predicts_with_the_chosen_mode():
                                        naclip_std=3)
     assert naclip.model.backbone.mode == 'naclip' and naclip.model.backbone.naclip_std == 3
     assert naclip.predict(image).shape == (48, 80)
-
-
-def load_benchmark_tool():
-    return load_tool('benchmark')
-
-
-def test_benchmark_reports_every_mode(capsys):
-    benchmark = load_benchmark_tool()
-    medians = benchmark.main(['--model', TINY_VIT, '--size', '64', '--modes', 'maskclip',
-                              'sclip', 'clearclip', 'naclip', '--repeats', '1', '--warmup', '0',
-                              '--device', 'cpu'])
-    assert list(medians) == ['open_clip encode_image'] + [
-        f'ours, {mode} dense forward' for mode in ['maskclip', 'sclip', 'clearclip', 'naclip']]
-    assert all(seconds > 0 for seconds in medians.values())
-    printed = capsys.readouterr().out
-    assert 'ours, naclip dense forward' in printed and 'ratio' in printed

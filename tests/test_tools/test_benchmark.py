@@ -1,0 +1,51 @@
+"""tools/benchmark.py through its command line (tiny random CLIPs): every path is timed and
+reported as a ratio to the first row. The numbers themselves are never asserted."""
+import os.path as osp
+import re
+import subprocess
+import sys
+
+from ..conftest import ROOT, TINY_VIT
+
+MASKCLIP_PLUS = osp.join(
+    ROOT, 'configs', 'maskclip_plus',
+    'maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')
+
+
+def benchmark(*args):
+    """``{path: (ms, ratio)}`` printed by ``python tools/benchmark.py ARGS``."""
+    result = subprocess.run([sys.executable, 'tools/benchmark.py', *args, '--device', 'cpu'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = re.findall(r'^(\S.*?)\s+([\d.]+)\s+([\d.]+)x\s+\d+$', result.stdout, re.M)
+    assert rows, result.stdout
+    return {name: (float(ms), float(ratio)) for name, ms, ratio in rows}
+
+
+def test_every_mode_against_open_clip():
+    rows = benchmark('--model', TINY_VIT, '--size', '64', '--modes', 'maskclip', 'sclip',
+                     'clearclip', 'naclip', '--repeats', '1', '--warmup', '0')
+    assert list(rows) == ['open_clip encode_image'] + [
+        f'ours, {mode} dense forward' for mode in ['maskclip', 'sclip', 'clearclip', 'naclip']]
+    assert rows['open_clip encode_image'][1] == 1.0  # the reference row
+    for ms, ratio in rows.values():
+        assert ms > 0 and ratio > 0
+
+
+def test_backbone_plus_head_paths_and_resnets():
+    rows = benchmark('--model', TINY_VIT, '--size', '64', '--repeats', '2', '--warmup', '1',
+                     '--modes', 'maskclip', 'baseline', '--head')
+    assert len(rows) == 5 and all(ms > 0 for ms, _ in rows.values())
+    assert next(iter(rows)) == 'open_clip encode_image'
+    # ResNets too: the reference runs natively at the size (attention-pool embedding resized)
+    assert len(benchmark('--model', 'tiny-RN-test', '--size', '96', '--repeats', '1',
+                         '--warmup', '0')) == 2
+
+
+def test_train_step_of_maskclip_plus():
+    rows = benchmark('--train-step', MASKCLIP_PLUS, '--size', '64', '--repeats', '1',
+                     '--warmup', '0', '--cfg-options', f'model.teacher.clip.model_name={TINY_VIT}',
+                     'model.decode_head.channels=32', 'model.backbone.depth=18',
+                     'model.decode_head.in_channels=512')
+    assert list(rows) == ['student-only step (ground truth)',
+                          'MaskClipPlusSegmentor step (teacher labels)']
