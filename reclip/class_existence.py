@@ -10,12 +10,15 @@ Two views of an image (``options.preprocess``):
 * ``'test'``: the whole image through the config's test-time ``Resize`` and the config's
   backbone (its global embedding), the same view as the online existence at test size.
 
-``options`` holds the command line's ``out, split, batch_size, preprocess, half, device``.
+:func:`cache_class_existence` is the whole job; the steps' ``args`` hold its options (``out,
+split, batch_size, preprocess, half, device``).
 """
 import copy
 import os
 import os.path as osp
 import sys
+from types import SimpleNamespace
+from typing import Optional
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -210,3 +213,32 @@ def print_existence_summary(result: dict, args) -> None:
     print(f'Use it with: --cfg-options {key}.existence_cache={args.out}')
 
 
+def cache_class_existence(config: str, out: str, *, split: str = 'train',
+                          preprocess: str = 'clip', half: bool = False, batch_size: int = 1,
+                          device: Optional[str] = None, cfg_options: Optional[dict] = None,
+                          clip_weights: Optional[str] = None, random_weights: bool = False,
+                          verbose: bool = True) -> dict:
+    """Compute the class existence of every image of ``split`` for the ReCLIP rectification
+    config ``config`` (or a distillation config: its teacher) and write the cache to ``out``.
+    Returns ``{'present': {image id: [class indices]}, 'class_names', 'teacher', ...}``.
+    Bad input raises ``ValueError`` (or the weights' / dataset layout's error) naming the fix."""
+    from mmengine.registry import DefaultScope
+
+    import reclip
+    from maskclip.utils import load_tool_cfg
+    if preprocess not in ('clip', 'test'):
+        raise ValueError(f"preprocess={preprocess!r}: use 'clip' (the authors') or 'test'.")
+    if batch_size < 1:
+        raise ValueError(f'batch_size={batch_size}: at least one image per forward pass.')
+    if half and preprocess != 'clip':
+        raise ValueError("half=True is for preprocess='clip' (the authors' float16 CLIP).")
+    args = SimpleNamespace(config=config, out=out, split=split, preprocess=preprocess, half=half,
+                           batch_size=batch_size, device=device, cfg_options=cfg_options,
+                           clip_weights=clip_weights, random_weights=random_weights,
+                           launcher='none', work_dir=None)
+    reclip.register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        result = compute_class_existence(load_tool_cfg(args), args)
+    if verbose:
+        print_existence_summary(result, args)
+    return result

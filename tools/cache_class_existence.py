@@ -26,12 +26,9 @@ import argparse
 import sys
 
 from mmengine.config import DictAction
-from mmengine.registry import DefaultScope
 
-import reclip
-from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error,
-                            load_tool_cfg)
-from reclip.class_existence import compute_class_existence, print_existence_summary
+from maskclip.utils import RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error
+from reclip.class_existence import cache_class_existence
 
 
 def parse_args(argv=None):
@@ -54,7 +51,6 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.decode_head.existence=ade')
     add_clip_weight_args(parser)
-    parser.set_defaults(launcher='none', work_dir=None)
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
@@ -65,11 +61,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    reclip.register_all_modules(init_default_scope=False)
-    with exit_on_user_error(), DefaultScope.overwrite_default_scope('mmseg'):
-        cfg = load_tool_cfg(args)
-        result = compute_class_existence(cfg, args)
-    print_existence_summary(result, args)
+    with exit_on_user_error():
+        result = cache_class_existence(
+            args.config, args.out, split=args.split, preprocess=args.preprocess, half=args.half,
+            batch_size=args.batch_size, device=args.device, cfg_options=args.cfg_options,
+            clip_weights=args.clip_weights, random_weights=args.random_weights)
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
     return result

@@ -1,6 +1,9 @@
-"""tools/cache_class_existence.py on the sample scenes shipped in data/ (tiny random CLIP)."""
+"""reclip.class_existence (and tools/cache_class_existence.py through its command line) on the
+sample scenes shipped in data/ (tiny random CLIP)."""
 import json
 import os.path as osp
+import subprocess
+import sys
 
 import mmcv
 import pytest
@@ -13,7 +16,11 @@ from mmseg.structures import SegDataSample
 from reclip.models import ReCLIPRectificationHead
 from reclip.models.rectification import class_existence
 
-from ..conftest import TINY_VIT, load_tool
+from maskclip.datasets import DatasetLayoutError
+from maskclip.reproduction.table import parse_options
+from reclip.class_existence import cache_class_existence
+
+from ..conftest import TINY_VIT
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -52,11 +59,6 @@ train_dataloader = dict(
 
 
 @pytest.fixture(scope='module')
-def tool():
-    return load_tool('cache_class_existence').main
-
-
-@pytest.fixture(scope='module')
 def configs(tmp_path_factory):
     root = tmp_path_factory.mktemp('configs')
     (root / 'rect.py').write_text(RECTIFICATION)
@@ -65,9 +67,9 @@ def configs(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def cache(tool, configs, tmp_path_factory):
+def cache(configs, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('existence') / 'voc_train.json')
-    tool([configs['rect'], '--out', out, '--batch-size', '3', '--preprocess', 'test'])
+    cache_class_existence(configs['rect'], out, batch_size=3, preprocess='test')
     return out
 
 
@@ -110,9 +112,10 @@ def test_cache_equals_direct_existence(cache, configs, capsys):
     assert 3 in sizes and len(sizes) > 1, expected  # both the threshold and the top-K fallback
 
 
-def test_distillation_config_uses_its_teacher(tool, cache, configs, tmp_path, capsys):
+def test_distillation_config_uses_its_teacher(cache, configs, tmp_path, capsys):
     out = str(tmp_path / 'from_distill.json')
-    tool([configs['distill'], '--out', out, '--preprocess', 'test'])
+    assert cache_class_existence(configs['distill'], out, preprocess='test')['teacher']
+    assert 'model.teacher.decode_head.existence_cache=' in capsys.readouterr().out
     assert 'model.teacher.decode_head.existence_cache=' in capsys.readouterr().out
     with open(out) as f, open(cache) as g:
         assert json.load(f)['present'] == json.load(g)['present']
@@ -146,13 +149,13 @@ def authors_existence(threshold: float, top_k: int) -> dict:
     return rows
 
 
-def test_clip_preprocessing_cache_equals_the_authors(tool, configs, tmp_path):
+def test_clip_preprocessing_cache_equals_the_authors(configs, tmp_path):
     """The default view: CLIP's own preprocessing through the plain CLIP model, ``>=``."""
     out = str(tmp_path / 'clip_view.json')
     # the authors' MaskCLIP-style tower (exact GELU, eps 1e-6) must not change the plain CLIP view
-    tool([configs['rect'], '--out', out, '--batch-size', '3', '--cfg-options',
-          'model.decode_head.existence_inclusive=True', 'model.backbone.mlp_act=gelu',
-          'model.backbone.ln_eps=1e-6'])
+    cache_class_existence(configs['rect'], out, batch_size=3, cfg_options=parse_options([
+        'model.decode_head.existence_inclusive=True', 'model.backbone.mlp_act=gelu',
+        'model.backbone.ln_eps=1e-6']))
     with open(out) as f:
         data = json.load(f)
     assert data['settings']['preprocess'] == 'clip' and data['settings']['inclusive'] is True
@@ -194,19 +197,33 @@ def test_head_reads_the_cache(cache):
                                 use_reference=False, use_positional=False)
 
 
-def test_clear_errors(tool, configs, tmp_path, capsys):
+def test_clear_errors(configs, tmp_path):
     maskclip_cfg = osp.join(ROOT, 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py')
-    with pytest.raises(SystemExit) as exit_info:
-        tool([maskclip_cfg, '--out', str(tmp_path / 'x.json'), '--split', 'test',
-              '--random-weights'])
-    assert exit_info.value.code == 2
-    assert 'ReCLIPRectificationHead' in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        tool([configs['rect'], '--out', str(tmp_path / 'x.json'), '--cfg-options',
-              f'train_dataloader.dataset.data_root={tmp_path}/nowhere'])
-    assert 'nowhere' in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        tool([configs['rect'], '--out', str(tmp_path / 'x.json'), '--cfg-options',
-              'model.decode_head.learnable_query=True'])
-    assert 'learnable_query' in capsys.readouterr().err
+    out = str(tmp_path / 'x.json')
+    with pytest.raises(ValueError, match='ReCLIPRectificationHead'):
+        cache_class_existence(maskclip_cfg, out, split='test', random_weights=True)
+    with pytest.raises(DatasetLayoutError, match='nowhere'):
+        cache_class_existence(configs['rect'], out, cfg_options={
+            'train_dataloader.dataset.data_root': f'{tmp_path}/nowhere'})
+    with pytest.raises(ValueError, match='learnable_query'):
+        cache_class_existence(configs['rect'], out,
+                              cfg_options={'model.decode_head.learnable_query': True})
+    with pytest.raises(ValueError, match='half=True'):
+        cache_class_existence(configs['rect'], out, preprocess='test', half=True)
     assert not (tmp_path / 'x.json').exists()
+
+
+def test_tool_command_line(configs, tmp_path):
+    """Its options reach the library; bad input is one ERROR line and exit status 2."""
+    out = tmp_path / 'cli.json'
+    result = subprocess.run([sys.executable, 'tools/cache_class_existence.py', configs['rect'],
+                             '--out', str(out), '--preprocess', 'test', '--batch-size', '2'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'Use it with: --cfg-options model.decode_head.existence_cache=' in result.stdout
+    assert json.loads(out.read_text())['settings']['preprocess'] == 'test'
+    bad = subprocess.run([sys.executable, 'tools/cache_class_existence.py', configs['rect'],
+                          '--out', str(out), '--cfg-options',
+                          'model.decode_head.learnable_query=True'],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and 'ERROR: ' in bad.stderr and 'Traceback' not in bad.stderr
