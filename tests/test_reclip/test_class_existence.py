@@ -116,7 +116,6 @@ def test_distillation_config_uses_its_teacher(cache, configs, tmp_path, capsys):
     out = str(tmp_path / 'from_distill.json')
     assert cache_class_existence(configs['distill'], out, preprocess='test')['teacher']
     assert 'model.teacher.decode_head.existence_cache=' in capsys.readouterr().out
-    assert 'model.teacher.decode_head.existence_cache=' in capsys.readouterr().out
     with open(out) as f, open(cache) as g:
         assert json.load(f)['present'] == json.load(g)['present']
 
