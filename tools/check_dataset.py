@@ -23,8 +23,7 @@ import sys
 
 from mmengine.config import DictAction
 
-from maskclip.datasets.check import SPLITS, check_one, load_checked_cfg, split_datasets
-from maskclip.datasets.layout import FIX_HINT
+from maskclip.datasets.check import SPLITS, check_dataset
 
 
 def parse_args(argv=None):
@@ -43,20 +42,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = load_checked_cfg(args.config, args.cfg_options)
-    datasets = split_datasets(cfg, args.split)
-    if not datasets:
-        print(f'{args.config} has no train/val/test dataloader with a dataset to check.')
-        return 1
-    reports = [check_one(d, title, args.max_labels) for title, d in datasets]
-    print(f'Dataset check of {args.config}\n')
-    print('\n\n'.join(map(str, reports)))
-    problems = sum(r.problems for r in reports)
-    if problems:
-        print(f'\nResult: {problems} problem(s) found. Fix: {FIX_HINT}.')
-        return 1
-    print('\nResult: OK, the data is complete.')
-    return 0
+    return check_dataset(args.config, args.split, args.max_labels, args.cfg_options)
 
 
 if __name__ == '__main__':

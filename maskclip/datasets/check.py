@@ -184,3 +184,27 @@ def load_checked_cfg(config: str, cfg_options=None):
         import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope') or 'mmseg')
     return cfg
+
+
+def check_dataset(config: str, split: str = 'all', max_labels: int = 100,
+                  cfg_options: dict = None) -> int:
+    """Check the datasets of ``config``'s ``split`` dataloaders (``'all'``: every one), print
+    the report in plain words and return the exit status: 0 complete, 1 a problem found.
+    ``max_labels`` label files are read per split (0: all)."""
+    from .layout import FIX_HINT
+    if split not in SPLITS + ('all', ):
+        raise ValueError(f"split={split!r}: use one of {', '.join(SPLITS)} or 'all'.")
+    cfg = load_checked_cfg(config, cfg_options)
+    datasets = split_datasets(cfg, split)
+    if not datasets:
+        print(f'{config} has no train/val/test dataloader with a dataset to check.')
+        return 1
+    reports = [check_one(dataset, title, max_labels) for title, dataset in datasets]
+    print(f'Dataset check of {config}\n')
+    print('\n\n'.join(map(str, reports)))
+    problems = sum(report.problems for report in reports)
+    if problems:
+        print(f'\nResult: {problems} problem(s) found. Fix: {FIX_HINT}.')
+        return 1
+    print('\nResult: OK, the data is complete.')
+    return 0

@@ -1,21 +1,19 @@
-"""tools/check_dataset.py on tiny generated datasets: a complete one passes, defects are named."""
+"""maskclip.datasets.check (tools/check_dataset.py) on tiny generated datasets: a complete one
+passes, defects are named."""
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ..conftest import load_tool
+from maskclip.datasets.check import check_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONTEXT_59 = osp.join(ROOT, 'configs', '_base_', 'datasets', 'pascal_context_59.py')
 CITYSCAPES = osp.join(ROOT, 'configs', '_base_', 'datasets', 'cityscapes.py')
-
-
-@pytest.fixture(scope='module')
-def check_dataset():
-    return load_tool('check_dataset')
 
 
 def save(path, array):
@@ -38,14 +36,14 @@ def context(tmp_path):
     return root
 
 
-def run(check_dataset, capsys, config, root, *args):
-    options = [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
-    code = check_dataset.main([config, *args, '--cfg-options', *options])
+def run(capsys, config, root, split='all'):
+    options = {f'{name}_dataloader.dataset.data_root': str(root) for name in ('train', 'val', 'test')}
+    code = check_dataset(config, split, cfg_options=options)
     return code, capsys.readouterr().out
 
 
-def test_complete_dataset_passes(check_dataset, capsys, context):
-    code, out = run(check_dataset, capsys, CONTEXT_59, context)
+def test_complete_dataset_passes(capsys, context):
+    code, out = run(capsys, CONTEXT_59, context)
     assert code == 0, out
     assert 'train: PascalContextDataset59' in out and 'val/test: PascalContextDataset59' in out
     assert 'split file' in out and 'lists 3 images' in out and 'lists 2 images' in out
@@ -53,34 +51,34 @@ def test_complete_dataset_passes(check_dataset, capsys, context):
     assert 'PROBLEM' not in out and 'Result: OK' in out
 
 
-def test_missing_label_file_is_counted_and_named(check_dataset, capsys, context):
+def test_missing_label_file_is_counted_and_named(capsys, context):
     os.remove(context / 'SegmentationClassContext' / 't2.png')
-    code, out = run(check_dataset, capsys, CONTEXT_59, context, '--split', 'train')
+    code, out = run(capsys, CONTEXT_59, context, 'train')
     assert code == 1
     assert 'PROBLEM  1 of 3 label files are missing, e.g. ' in out and 't2.png' in out
     assert 'Result: 1 problem(s) found' in out and 'val/test:' not in out  # --split train only
 
 
-def test_out_of_range_label_values_are_reported(check_dataset, capsys, context):
+def test_out_of_range_label_values_are_reported(capsys, context):
     # 60 is one past the 59 classes once reduce_zero_label shifts it; 255 stays allowed
     save(context / 'SegmentationClassContext' / 'v2.png', [[60, 1, 255], [61, 0, 0]])
     save(context / 'SegmentationClassContext' / 't1.png', np.zeros((2, 3, 3)))  # RGB label
-    code, out = run(check_dataset, capsys, CONTEXT_59, context, '--split', 'all')
+    code, out = run(capsys, CONTEXT_59, context, 'all')
     assert code == 1
     assert 'label values out of range in 1 of 2 checked files (allowed: 0..58 or 255' in out
     assert 'v2.png has values [60, 61]' in out
     assert 't1.png has 3 channels, not one' in out
 
 
-def test_missing_split_file_is_named(check_dataset, capsys, context):
+def test_missing_split_file_is_named(capsys, context):
     os.remove(context / 'ImageSets' / 'SegmentationContext' / 'val.txt')
-    code, out = run(check_dataset, capsys, CONTEXT_59, context, '--split', 'val')
+    code, out = run(capsys, CONTEXT_59, context, 'val')
     assert code == 1
     assert 'PROBLEM  ann_file' in out and 'val.txt' in out and 'does not exist' in out
     assert 'data/README.md' in out
 
 
-def test_folder_dataset_pairs_and_sizes(check_dataset, capsys, tmp_path):
+def test_folder_dataset_pairs_and_sizes(capsys, tmp_path):
     """Cityscapes has no split file: images are found in the folder, labels by suffix."""
     for split in ('train', 'val'):
         for name in ('aachen_000000_000019', 'aachen_000001_000019'):
@@ -88,7 +86,7 @@ def test_folder_dataset_pairs_and_sizes(check_dataset, capsys, tmp_path):
                  np.zeros((4, 6, 3)))
             save(tmp_path / 'gtFine' / split / 'aachen' / f'{name}_gtFine_labelTrainIds.png',
                  np.full((4, 6), 18))
-    code, out = run(check_dataset, capsys, CITYSCAPES, tmp_path)
+    code, out = run(capsys, CITYSCAPES, tmp_path)
     assert code == 0, out
     assert '2 images found in' in out and 'lie in 0..18 or 255' in out
 
@@ -96,7 +94,22 @@ def test_folder_dataset_pairs_and_sizes(check_dataset, capsys, tmp_path):
     os.remove(labels / 'val' / 'aachen' / 'aachen_000001_000019_gtFine_labelTrainIds.png')
     save(labels / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelTrainIds.png',
          np.zeros((2, 6)))  # half its image's height
-    code, out = run(check_dataset, capsys, CITYSCAPES, tmp_path)
+    code, out = run(capsys, CITYSCAPES, tmp_path)
     assert code == 1
     assert '1 of 2 label files are missing' in out and 'aachen_000001_000019' in out
     assert 'label files do not fit their image' in out and 'is 6x2, its image 6x4' in out
+
+
+def test_tool_exit_status_is_the_result(context, tmp_path):
+    """tools/check_dataset.py: status 0 on complete data, 1 once a file is missing."""
+    def tool(*args):
+        options = [f'{name}_dataloader.dataset.data_root={context}'
+                   for name in ('train', 'val', 'test')]
+        return subprocess.run([sys.executable, 'tools/check_dataset.py', CONTEXT_59, *args,
+                               '--cfg-options', *options], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+    complete = tool('--split', 'val')
+    assert complete.returncode == 0 and 'Result: OK' in complete.stdout, complete.stderr[-2000:]
+    os.remove(context / 'JPEGImages' / 'v1.jpg')
+    broken = tool('--split', 'val', '--max-labels', '0')
+    assert broken.returncode == 1 and 'v1' in broken.stdout and 'Result: 1 problem' in broken.stdout
