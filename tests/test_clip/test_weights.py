@@ -1,4 +1,5 @@
-"""Weight sources of load_clip and the tools convert_clip_weights.py / build_text_embeddings.py."""
+"""Weight sources of load_clip, their conversion (maskclip.clip.convert) and the tools
+convert_clip_weights.py / build_text_embeddings.py through their command lines."""
 import os
 import os.path as osp
 import re
@@ -13,7 +14,9 @@ import torch
 from maskclip.clip import ClipSpec, ClipWeightsError, load_clip
 from maskclip.text import class_text_embeddings, load_vocabulary, resolve_templates
 
-from ..conftest import TINY_RN, TINY_VIT, load_tool
+from maskclip.clip.convert import convert_clip_weights
+
+from ..conftest import TINY_RN, TINY_VIT
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE_CONFIG = 'configs/maskclip/maskclip_vit-b16_sample-scenes-448x448.py'
@@ -26,10 +29,6 @@ def run_tool(name, *args, cache_dir):
     env.pop('MASKCLIP_CLIP_WEIGHTS', None)
     return subprocess.run([sys.executable, osp.join(REPO, 'tools', f'{name}.py'), *map(str, args)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-
-
-def import_tool(name):
-    return load_tool(name)
 
 
 @pytest.fixture(autouse=True)
@@ -105,10 +104,9 @@ def test_convert_plain_state_dict_roundtrip(tiny_vit, tmp_path):
 @pytest.mark.parametrize('source', ['pt', 'safetensors'])
 @pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
 def test_convert_quick_gelu_roundtrip(tiny_vit, tmp_path, source, suffix):
-    convert = import_tool('convert_clip_weights')
     gelu_out, quick_out = str(tmp_path / f'gelu{suffix}'), str(tmp_path / f'quick{suffix}')
-    convert.main([TINY_VIT, tiny_vit[source], gelu_out])
-    convert.main([TINY_VIT, tiny_vit[source], quick_out, '--quick-gelu'])
+    convert_clip_weights(TINY_VIT, tiny_vit[source], gelu_out)
+    convert_clip_weights(TINY_VIT, tiny_vit[source], quick_out, quick_gelu=True)
     if suffix == '.safetensors':
         from safetensors import safe_open
         with safe_open(quick_out, 'pt') as f:
@@ -137,7 +135,7 @@ def test_openai_torchscript_archive(tiny_vit, tmp_path):
     assert_identical(state_dict_of(model), tiny_vit['state_dict'])
 
     out = str(tmp_path / 'converted.pt')
-    meta = import_tool('convert_clip_weights').main([TINY_VIT, archive, out])
+    meta = convert_clip_weights(TINY_VIT, archive, out)
     assert meta['quick_gelu'] is True and meta['model_name'] == TINY_VIT
     converted = load_clip(TINY_VIT, out)
     assert uses_quick_gelu(converted)
@@ -145,20 +143,24 @@ def test_openai_torchscript_archive(tiny_vit, tmp_path):
 
 
 @pytest.mark.parametrize('case', ['missing', 'corrupt', 'unknown-model', 'random'])
-def test_convert_tool_user_errors_exit_2(tiny_vit, tmp_path, capsys, case):
+def test_convert_bad_input_names_the_problem(tiny_vit, tmp_path, case):
     source = {'missing': str(tmp_path / 'nope.pt'), 'corrupt': str(tmp_path / 'bad.pt'),
               'unknown-model': tiny_vit['pt'], 'random': 'random'}[case]
     (tmp_path / 'bad.pt').write_bytes(b'not a checkpoint at all' * 10)
     name = 'ViT-Nope-99' if case == 'unknown-model' else TINY_VIT
     out = tmp_path / 'out.pt'
-    with pytest.raises(SystemExit) as exit_info:
-        import_tool('convert_clip_weights').main([name, source, str(out)])
-    assert exit_info.value.code == 2
-    message = capsys.readouterr().err
-    assert 'ERROR' in message
+    with pytest.raises((ClipWeightsError, ValueError)) as error:
+        convert_clip_weights(name, source, str(out))
     assert {'missing': 'not found', 'corrupt': 'corrupt', 'unknown-model': 'ViT-B-16',
-            'random': 'nothing to convert'}[case] in message
+            'random': 'nothing to convert'}[case] in str(error.value)
     assert not out.exists()
+
+
+def test_convert_tool_exits_2_on_bad_input(tmp_path):
+    result = run_tool('convert_clip_weights', TINY_VIT, tmp_path / 'nope.pt', tmp_path / 'o.pt',
+                      cache_dir=tmp_path)
+    assert result.returncode == 2 and 'ERROR' in result.stderr and 'not found' in result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 # --------------------------------------------------------------------------- load_clip errors
@@ -210,7 +212,7 @@ def test_uncached_tag_offline_fails_fast(tmp_path, monkeypatch):
 @pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
 def test_converted_file_of_another_model(tiny_vit, tmp_path, suffix):
     out = str(tmp_path / f'vit{suffix}')
-    import_tool('convert_clip_weights').main([TINY_VIT, tiny_vit['pt'], out])
+    convert_clip_weights(TINY_VIT, tiny_vit['pt'], out)
     with pytest.raises(ClipWeightsError, match=re.escape(f"weights of '{TINY_VIT}'")):
         load_clip(TINY_RN, out)
 
@@ -237,21 +239,21 @@ def test_build_text_embeddings_for_config(tmp_path):
     torch.testing.assert_close(cached['embeddings'], expected, atol=1e-6, rtol=0)
 
 
-def test_build_text_embeddings_without_config(tmp_path, capsys):
+def test_build_text_embeddings_without_config(tmp_path):
     from maskclip.text.embeddings import cache_path
-    build = import_tool('build_text_embeddings')
-    build.main(['--model', TINY_RN, '--random-weights', '--classes', 'voc21', '--templates',
-                'single', '--cache-dir', str(tmp_path)])
+    result = run_tool('build_text_embeddings', '--model', TINY_RN, '--random-weights',
+                      '--classes', 'voc21', '--templates', 'single', '--cache-dir', tmp_path,
+                      cache_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
     spec, vocabulary = ClipSpec(TINY_RN, None), load_vocabulary('voc21')
     path = cache_path(spec, vocabulary, resolve_templates('single'), str(tmp_path))
-    assert f'cache file  {path}' in capsys.readouterr().out
+    assert f'cache file  {path}' in result.stdout
     expected = class_text_embeddings(spec, vocabulary, resolve_templates('single'),
                                      use_cache=False, progress=False)
     torch.testing.assert_close(torch.load(path, weights_only=True)['embeddings'], expected,
                                atol=1e-6, rtol=0)
     # the tool checks the weights before encoding anything
-    with pytest.raises(SystemExit) as exit_info:
-        build.main(['--model', TINY_RN, '--pretrained', str(tmp_path / 'missing.pt'),
-                    '--classes', 'voc21', '--cache-dir', str(tmp_path)])
-    assert exit_info.value.code == 2
-    assert 'not found' in capsys.readouterr().err
+    result = run_tool('build_text_embeddings', '--model', TINY_RN, '--pretrained',
+                      tmp_path / 'missing.pt', '--classes', 'voc21', '--cache-dir', tmp_path,
+                      cache_dir=tmp_path)
+    assert result.returncode == 2 and 'not found' in result.stderr
