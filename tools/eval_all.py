@@ -28,14 +28,12 @@ settings, for reference.
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
-from maskclip.engine.benchmarks import (BENCHMARKS, OWN_METHODS, PROTOCOLS, benchmark_cfgs,
-                                        dry_run, evaluate_benchmarks, modes,
-                                        report_benchmarks)
+from maskclip.engine.benchmarks import (BENCHMARKS, PROTOCOLS, BenchmarkOptions, modes,
+                                        run_benchmarks)
 from maskclip.utils import RANDOM_WEIGHTS_BANNER, add_clip_weight_args, exit_on_user_error
 
 
@@ -65,15 +63,6 @@ def parse_args(argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_clip_weight_args(parser)
     args = parser.parse_args(argv)
-    if args.protocol == 'own' and args.mode not in OWN_METHODS:
-        parser.error(f"mode '{args.mode}' has no released training-free settings of its own "
-                     f"(own protocol: {', '.join(OWN_METHODS)}); run it with --protocol common.")
-    if args.protocol == 'own' and args.pamr and args.mode == 'clearclip':
-        parser.error("ClearCLIP's released code has no PAMR; drop --pamr, or use --protocol "
-                     'common --pamr.')
-    args.datasets = list(dict.fromkeys(args.datasets))  # keep order, drop repeats
-    args.out_dir = args.out_dir or osp.join('work_dirs', 'eval_all', args.mode)
-    args.work_dir = args.work_dir or args.out_dir
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -81,13 +70,11 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     with exit_on_user_error():
-        cfgs = benchmark_cfgs(args)
-        if args.dry_run:
-            dry_run(args, cfgs)
-            return {}
-        results, published = evaluate_benchmarks(args, cfgs)
-    report_benchmarks(results, published, args)
-    if args.random_weights:
+        options = BenchmarkOptions(
+            args.mode, args.protocol, args.datasets, args.pamr, args.out_dir, args.work_dir,
+            args.cfg_options, args.clip_weights, args.random_weights, args.launcher)
+        results = run_benchmarks(options, dry_run=args.dry_run)
+    if args.random_weights and not args.dry_run:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
     return results
 

@@ -6,7 +6,8 @@ Two protocols: ``'own'`` runs the method of the mode with its released settings
 configs/protocol/. The published numbers shown beside ours come from the one table of published
 numbers, configs/reproduction/published.yaml: under the own protocol the rows of the config that
 runs, under the common protocol (for reference only) the method's comparison-table numbers. Each benchmark runs as tools/test.py would
-(:mod:`maskclip.engine.test_runner`). ``args`` holds tools/eval_all.py's options.
+(:mod:`maskclip.engine.test_runner`). :class:`BenchmarkOptions` holds what tools/eval_all.py
+parses (checked there, for any caller); :func:`run_benchmarks` is the whole job.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import glob
 import os
 import os.path as osp
 import time
+from dataclasses import dataclass, field
+from typing import List, Optional
 from mmengine.dist import is_main_process
 
 from maskclip.engine.test_runner import build_test_cfg, build_test_runner, test_options
@@ -57,6 +60,58 @@ PAMR_CFG = dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))
 COLUMNS = ('dataset', 'paper', 'README', 'ours', 'diff')
 
 
+
+
+@dataclass
+class BenchmarkOptions:
+    """One eval_all run: a last-block ``mode`` on ``datasets`` under a ``protocol``.
+
+    ``out_dir`` (default work_dirs/eval_all/<mode>) receives the CSV and Markdown tables,
+    ``work_dir`` (default: ``out_dir``) one folder of logs per dataset; ``cfg_options`` apply to
+    every benchmark config (the mode and the protocol's PAMR win over them)."""
+    mode: str
+    protocol: str = 'own'
+    datasets: List[str] = field(default_factory=lambda: list(BENCHMARKS))
+    pamr: bool = False
+    out_dir: Optional[str] = None
+    work_dir: Optional[str] = None
+    cfg_options: Optional[dict] = None
+    clip_weights: Optional[str] = None
+    random_weights: bool = False
+    launcher: str = 'none'
+
+    def __post_init__(self):
+        if self.mode not in modes():
+            raise ValueError(f"mode '{self.mode}' is unknown; use one of {', '.join(modes())}.")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol '{self.protocol}': use one of {', '.join(PROTOCOLS)}.")
+        if self.protocol == 'own' and self.mode not in OWN_METHODS:
+            raise ValueError(f"mode '{self.mode}' has no released training-free settings of its "
+                             f"own (own protocol: {', '.join(OWN_METHODS)}); run it with "
+                             '--protocol common.')
+        if self.protocol == 'own' and self.pamr and self.mode == 'clearclip':
+            raise ValueError("ClearCLIP's released code has no PAMR; drop --pamr, or use "
+                             '--protocol common --pamr.')
+        unknown = [name for name in self.datasets if name not in BENCHMARKS]
+        if unknown:
+            raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; use "
+                             f"{', '.join(BENCHMARKS)}.")
+        self.datasets = list(dict.fromkeys(self.datasets))  # keep order, drop repeats
+        self.out_dir = self.out_dir or osp.join('work_dirs', 'eval_all', self.mode)
+        self.work_dir = self.work_dir or self.out_dir
+
+
+def run_benchmarks(options: BenchmarkOptions, dry_run: bool = False) -> dict:
+    """``{dataset: mIoU}`` of every benchmark of ``options`` (after checking all weights and
+    data), printed and written beside the published numbers; ``dry_run`` prints each
+    benchmark's config and settings and runs nothing (returns ``{}``)."""
+    cfgs = benchmark_cfgs(options)
+    if dry_run:
+        dry_run_table(options, cfgs)
+        return {}
+    results, published = evaluate_benchmarks(options, cfgs)
+    report_benchmarks(results, published, options)
+    return results
 
 
 def modes() -> tuple:
@@ -163,7 +218,7 @@ def settings(cfg) -> dict:
     }
 
 
-def dry_run(args, cfgs: dict) -> None:
+def dry_run_table(args, cfgs: dict) -> None:
     """Print each benchmark's config and settings (nothing is built or checked)."""
     rows = [[dataset, osp.relpath(dataset_config(args, dataset), ROOT)]
             + [format_number(value) for value in settings(cfg).values()]

@@ -1,14 +1,19 @@
-"""tools/eval_all.py end to end on the shipped sample scenes (tiny random CLIP), and its library
-(maskclip.engine.benchmarks)."""
+"""maskclip.engine.benchmarks (tools/eval_all.py) end to end on the shipped sample scenes (tiny
+random CLIP); the tool through its command line."""
 import csv
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import pytest
 
 import maskclip.engine.benchmarks as benchmarks
+from maskclip.datasets import DatasetLayoutError
+from maskclip.engine.benchmarks import BenchmarkOptions, run_benchmarks
+from maskclip.reproduction.table import parse_options
 
-from ..conftest import TINY_VIT, load_tool
+from ..conftest import TINY_VIT
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE = osp.join(ROOT, 'data', 'sample_scenes')
@@ -24,17 +29,12 @@ SAMPLE_OVERRIDES = [
     'test_dataloader.persistent_workers=False']
 
 
-@pytest.fixture(scope='module')
-def eval_all():
-    return load_tool('eval_all')
-
-
-def test_eval_all_on_sample_scenes(tmp_path, capsys, eval_all):
+def test_eval_all_on_sample_scenes(tmp_path, capsys):
     """--protocol common: the shared configs with --mode, the paper's numbers for reference."""
     datasets = ['voc21', 'context59', 'cityscapes']
-    results = eval_all.main(['--mode', 'sclip', '--protocol', 'common', '--datasets', *datasets,
-                             '--random-weights', '--out-dir', str(tmp_path),
-                             '--cfg-options', *SAMPLE_OVERRIDES])
+    results = run_benchmarks(BenchmarkOptions(
+        'sclip', 'common', datasets, out_dir=str(tmp_path), random_weights=True,
+        cfg_options=parse_options(SAMPLE_OVERRIDES)))
     assert list(results) == datasets and all(0 <= v <= 100 for v in results.values())
     captured = capsys.readouterr()
     published = {'VOC21': 59.1, 'Context59': 34.2, 'Cityscapes': 32.2}  # SCLIP's paper row
@@ -60,12 +60,12 @@ def test_eval_all_on_sample_scenes(tmp_path, capsys, eval_all):
         assert "backbone=dict(mode='sclip'" in dumped.read_text()
 
 
-def test_own_protocol_runs_the_method_presets(tmp_path, capsys, eval_all):
+def test_own_protocol_runs_the_method_presets(tmp_path, capsys):
     """--protocol own (default): configs/naclip/ as released, their published rows."""
     overrides = [o for o in SAMPLE_OVERRIDES if 'bg_words' not in o]
-    results = eval_all.main(['--mode', 'naclip', '--datasets', 'voc20', '--random-weights',
-                             '--out-dir', str(tmp_path), '--cfg-options', *overrides,
-                             'model.test_cfg.mode=whole'])
+    results = run_benchmarks(BenchmarkOptions(
+        'naclip', datasets=['voc20'], out_dir=str(tmp_path), random_weights=True,
+        cfg_options=parse_options(overrides + ['model.test_cfg.mode=whole'])))
     assert list(results) == ['voc20']
     with open(tmp_path / 'eval_all_naclip_own.csv') as f:
         row, = csv.DictReader(f)
@@ -77,8 +77,8 @@ def test_own_protocol_runs_the_method_presets(tmp_path, capsys, eval_all):
     assert "softmax_over='names'" in dumped.read_text()
 
 
-def test_dry_run_lists_each_methods_released_settings(capsys, eval_all):
-    assert eval_all.main(['--mode', 'sclip', '--dry-run']) == {}
+def test_dry_run_lists_each_methods_released_settings(capsys):
+    assert run_benchmarks(BenchmarkOptions('sclip'), dry_run=True) == {}
     out = capsys.readouterr().out
     lines = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
              for line in out.splitlines() if line.startswith('| ') and 'dataset' not in line}
@@ -88,16 +88,16 @@ def test_dry_run_lists_each_methods_released_settings(capsys, eval_all):
                                   'sclip', '336', '224/112', '65.00', 'names', '0.10', '0.10',
                                   'voc21_sclip']
     assert lines['coco-stuff'][2] == '448' and lines['cityscapes'][2] == '560'
-    eval_all.main(['--mode', 'naclip', '--pamr', '--dry-run', '--datasets', 'voc21'])
+    run_benchmarks(BenchmarkOptions('naclip', pamr=True, datasets=['voc21']), dry_run=True)
     out = capsys.readouterr().out
     assert 'naclip-pamr_vit-b16_voc21-336x336-whole.py' in out and '|   whole |' in out
     assert '10x(8, 16)' in out
-    eval_all.main(['--mode', 'clearclip', '--dry-run', '--datasets', 'cityscapes', 'voc21'])
+    run_benchmarks(BenchmarkOptions('clearclip', datasets=['cityscapes', 'voc21']), dry_run=True)
     out = capsys.readouterr().out
     assert '224/224' in out and '448/224' in out and 'fp16' in out and '0.50' in out
 
 
-def test_published_numbers_modes_and_errors(tmp_path, capsys, eval_all):
+def test_published_numbers_modes_and_errors(tmp_path, capsys):
     from maskclip.models.backbones.base import MODES
     assert benchmarks.modes() == tuple(MODES)
     # common protocol: each method's comparison-table numbers from the one reproduction table
@@ -108,40 +108,53 @@ def test_published_numbers_modes_and_errors(tmp_path, capsys, eval_all):
                for mode in benchmarks.COMPARISON_TABLES)
     assert published['naclip']['cityscapes'] == 35.5 and published['sclip']['voc21'] == 59.1
     assert published['maskclip']['voc21'] == 43.4  # a `missing` entry: no config reproduces it
-    common = eval_all.parse_args(['--mode', 'clearclip', '--protocol', 'common'])
+    common = BenchmarkOptions('clearclip', 'common')
     assert benchmarks.published_numbers(common, 'coco-object') == {'paper': 33.0}
     # own protocol: the reproduction table's rows of each preset (paper and README)
-    sclip = benchmarks.published_numbers(eval_all.parse_args(['--mode', 'sclip']), 'voc21')
+    sclip = benchmarks.published_numbers(BenchmarkOptions('sclip'), 'voc21')
     assert sclip == {'paper': 59.1, 'README': 59.6}
-    pamr = eval_all.parse_args(['--mode', 'naclip', '--pamr'])
+    pamr = BenchmarkOptions('naclip', pamr=True)
     assert benchmarks.published_numbers(pamr, 'context59') == {'README': 38.35}
-    assert benchmarks.published_numbers(eval_all.parse_args(['--mode', 'sclip', '--pamr']),
-                                      'voc21') == {}
+    assert benchmarks.published_numbers(BenchmarkOptions('sclip', pamr=True), 'voc21') == {}
     rows = benchmarks.table_rows({'ade20k': 10.0, 'voc21': 60.0},
                                {'voc21': {'paper': 59.1, 'README': 59.6}})
     assert rows[0] == ['ADE20K', None, None, 10.0, None]  # nothing published
     assert rows[1][:4] == ['VOC21', 59.1, 59.6, 60.0]
     assert rows[1][4] == pytest.approx(0.4)  # against the README, which the configs reproduce
     assert '| ADE20K  |     - |      - | 10.00 |    - |' in benchmarks.format_table(rows)
-    with pytest.raises(SystemExit) as exit_info:  # before any evaluation starts
-        eval_all.main(['--mode', 'maskclip', '--protocol', 'common', '--datasets', 'ade20k',
-                       'coco-object', '--random-weights', '--out-dir', str(tmp_path),
-                       '--cfg-options', f'test_dataloader.dataset.data_root={tmp_path}/none'])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert 'ade20k (ADE20KDataset)' in err and 'coco-object (COCOObjectDataset)' in err
-    for argv, message in ((['--mode', 'no-such-mode'], 'invalid choice'),
-                          (['--mode', 'maskclip'], 'run it with --protocol common'),
-                          (['--mode', 'clearclip', '--pamr'], 'has no PAMR')):
-        with pytest.raises(SystemExit):
-            eval_all.parse_args(argv)
-        assert message in capsys.readouterr().err
-    args = eval_all.parse_args(['--mode', 'naclip', '--protocol', 'common', '--pamr',
-                                '--datasets', 'voc20', '--cfg-options',
-                                'model.backbone.mode=baseline', 'model.decode_head.logit_scale=100'])
+    with pytest.raises(DatasetLayoutError) as error:  # before any evaluation starts
+        run_benchmarks(BenchmarkOptions(
+            'maskclip', 'common', ['ade20k', 'coco-object'], out_dir=str(tmp_path),
+            random_weights=True,
+            cfg_options={'test_dataloader.dataset.data_root': f'{tmp_path}/none'}))
+    assert 'ade20k (ADE20KDataset)' in str(error.value)
+    assert 'coco-object (COCOObjectDataset)' in str(error.value)
+    for kwargs, message in ((dict(mode='no-such-mode'), 'is unknown'),
+                            (dict(mode='maskclip'), 'run it with --protocol common'),
+                            (dict(mode='clearclip', pamr=True), 'has no PAMR'),
+                            (dict(mode='sclip', datasets=['voc99']), 'voc99')):
+        with pytest.raises(ValueError, match=message):
+            BenchmarkOptions(**kwargs)
+    args = BenchmarkOptions('naclip', 'common', ['voc20', 'voc20'], pamr=True, cfg_options={
+        'model.backbone.mode': 'baseline', 'model.decode_head.logit_scale': 100})
+    assert args.datasets == ['voc20']
     cfg = benchmarks.dataset_cfg(args, 'voc20')  # --mode wins over --cfg-options
     assert cfg.model.backbone.mode == 'naclip' and cfg.model.decode_head.logit_scale == 100
     assert cfg.model.pamr == dict(iterations=10, dilations=(1, 2, 4, 8, 12, 24))
     assert args.out_dir == osp.join('work_dirs', 'eval_all', 'naclip')
-    own = benchmarks.dataset_cfg(eval_all.parse_args(['--mode', 'sclip', '--pamr']), 'voc21')
+    own = benchmarks.dataset_cfg(BenchmarkOptions('sclip', pamr=True), 'voc21')
     assert own.model.pamr == dict(iterations=10, dilations=(8, 16), resolution='original')
+
+
+def test_tool_command_line(tmp_path):
+    """tools/eval_all.py: its options reach the library, bad input exits 2 naming the fix."""
+    def tool(*args):
+        return subprocess.run([sys.executable, 'tools/eval_all.py', *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+    dry = tool('--mode', 'naclip', '--pamr', '--dry-run', '--datasets', 'voc21', 'voc21')
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert dry.stdout.count('naclip-pamr_vit-b16_voc21-336x336-whole.py') == 1
+    refused = tool('--mode', 'maskclip', '--dry-run')
+    assert refused.returncode == 2 and 'run it with --protocol common' in refused.stderr
+    assert 'Traceback' not in refused.stderr
+    assert tool('--mode', 'no-such-mode').returncode == 2
