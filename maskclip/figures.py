@@ -1,13 +1,66 @@
 """Segment images with free-form class names and draw the papers' qualitative figures
 (tools/demo.py is the command line; what it writes is explained there): MaskCLIP through
 :func:`maskclip.create_segmenter`, a trained MaskCLIP+ / ReCLIP model of a config and checkpoint
-through :mod:`maskclip.inference`, the ground truth, side by side with a legend. ``args`` holds
-tools/demo.py's options.
+through :mod:`maskclip.inference`, the ground truth, side by side with a legend.
+:class:`DemoOptions` holds what tools/demo.py parses (checked there, for any caller);
+:func:`run_demo` is the whole job.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
+from dataclasses import dataclass
+from typing import List, Optional
+
+@dataclass
+class DemoOptions:
+    """What to segment and draw: ``images`` into ``classes`` (names separated by commas, or a
+    class-name file; default with ``config``: its classes) plus one ``background`` class of
+    stuff words, with the CLIP ``model``; the PNGs go to ``out_dir``. ``figure`` / ``grid`` add
+    the papers' comparison panels: MaskCLIP, MaskCLIP + KS + PD, the trained model of ``config``
+    and ``checkpoint``, the ground truth ``gt`` (one label map per image)."""
+    images: List[str]
+    classes: Optional[str] = None
+    background: Optional[str] = None
+    model: str = 'ViT-B-16'
+    templates: str = 'vild'
+    key_smoothing: bool = False
+    prompt_denoising: bool = False
+    out_dir: str = osp.join('outputs', 'demo')
+    opacity: float = 0.5
+    device: str = 'cpu'
+    figure: bool = False
+    grid: bool = False
+    config: Optional[str] = None
+    checkpoint: Optional[str] = None
+    gt: Optional[List[str]] = None
+    clip_weights: Optional[str] = None
+    random_weights: bool = False
+
+    def __post_init__(self):
+        if not self.images:
+            raise ValueError('No image given: name at least one image file.')
+        if not 0.0 <= self.opacity <= 1.0:
+            raise ValueError(f'--opacity must lie in [0, 1], got {self.opacity}.')
+        if self.templates not in ('vild', 'single'):
+            raise ValueError(f"--templates {self.templates}: use 'vild' or 'single'.")
+        if self.random_weights and self.clip_weights:
+            raise ValueError('give either --clip-weights or --random-weights, not both '
+                             '(unset MASKCLIP_CLIP_WEIGHTS to use --random-weights)')
+        if self.checkpoint and not self.config:
+            raise ValueError('--checkpoint needs --config: the config the checkpoint was '
+                             'trained with')
+        if self.config and not self.checkpoint:
+            raise ValueError('--config needs --checkpoint: the trained weights of the model')
+        if not (self.figure or self.grid) and (self.config or self.gt):
+            raise ValueError('--config, --checkpoint and --gt add panels to --figure / --grid; '
+                             'give one')
+        if self.gt and len(self.gt) != len(self.images):
+            raise ValueError(f'--gt takes one label map per image: {len(self.images)} image(s), '
+                             f'{len(self.gt)} label map(s)')
+        if self.classes is None and not self.config:
+            raise ValueError('--classes is required (class names, or a class-name file)')
+
 
 def build_vocabulary(classes, background=None, default=None):
     """The validated vocabulary and the names the legend shows (background last, if given).
@@ -213,7 +266,7 @@ def comparison_panels(path, image, labels, segmenter, args, trained, ground_trut
     return panels
 
 
-def run_demo(args) -> None:
+def run_demo(args: DemoOptions) -> None:
     """Write every image's mask, overlay and legend (and figures) to ``args.out_dir``."""
     import numpy as np
     import torch

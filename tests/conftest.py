@@ -32,16 +32,8 @@ def _deterministic():
     yield
 
 
-
-
+#: the repository root (tests run the tools and read the configs from it)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_tool(name: str):
-    """``tools/<name>.py`` as a module (``name`` may be ``dataset_converters/coco_object``)."""
-    from maskclip.utils import load_script
-    return load_script(os.path.join(ROOT, 'tools', f'{name}.py'),
-                       'maskclip_tool_' + name.replace('/', '_'))
 
 
 def free_port() -> int:

@@ -21,13 +21,6 @@ from maskclip.utils import (RANDOM_WEIGHTS_BANNER, add_clip_weight_args,
                             exit_on_user_error)
 
 
-def opacity_value(text):
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f'must lie in [0, 1], got {text}')
-    return value
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='MaskCLIP demo: segment images into the classes you name (no training).')
@@ -51,7 +44,7 @@ def parse_args(argv=None):
                         help='prompt denoising (Sec. 3.3)')
     parser.add_argument('--out-dir', default=osp.join('outputs', 'demo'),
                         help='where the PNGs go (default: outputs/demo)')
-    parser.add_argument('--opacity', type=opacity_value, default=0.5,
+    parser.add_argument('--opacity', type=float, default=0.5,
                         help='weight of the mask in the overlay, 0..1 (default: 0.5)')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0')
     figure = parser.add_argument_group('comparison figure (as in the papers)')
@@ -68,31 +61,16 @@ def parse_args(argv=None):
                         help='ground-truth label maps (class indices in the order of --classes, '
                              '255 = unlabelled), one per image: adds a panel')
     add_clip_weight_args(parser)
-    args = parser.parse_args(argv)
-    if args.random_weights and args.clip_weights:
-        parser.error('give either --clip-weights or --random-weights, not both '
-                     '(unset MASKCLIP_CLIP_WEIGHTS to use --random-weights)')
-    if args.checkpoint and not args.config:
-        parser.error('--checkpoint needs --config: the config the checkpoint was trained with')
-    if args.config and not args.checkpoint:
-        parser.error('--config needs --checkpoint: the trained weights of the model')
-    if not (args.figure or args.grid) and (args.config or args.gt):
-        parser.error('--config, --checkpoint and --gt add panels to --figure / --grid; give one')
-    if args.gt and len(args.gt) != len(args.images):
-        parser.error(f'--gt takes one label map per image: {len(args.images)} image(s), '
-                     f'{len(args.gt)} label map(s)')
-    if args.classes is None and not args.config:
-        parser.error('the following arguments are required: --classes')
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
-    from maskclip.figures import run_demo
+    from maskclip.figures import DemoOptions, run_demo
     args = parse_args(argv)
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
     with exit_on_user_error():
-        run_demo(args)
+        run_demo(DemoOptions(**vars(args)))
     if args.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
 

@@ -54,25 +54,6 @@ def apply_clip_weight_args(cfg, args) -> None:
         print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
 
 
-def load_script(path: str, name: str):
-    """The Python file ``path`` as the module ``name``, loaded once (kept in ``sys.modules``).
-
-    The tools are scripts, not a package (``import test`` would find the standard library's
-    ``test``); registering the module lets worker processes and dataclasses find it by name.
-    """
-    if name not in sys.modules:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
-
-
 def load_tool_cfg(args):
     """The config as the tools see it: file + ``--cfg-options`` + CLIP weights + work dir."""
     from mmengine.config import Config

@@ -1,4 +1,5 @@
-"""tools/demo.py end to end (tiny random CLIP) and the helpers of maskclip/visualization.py."""
+"""The demo (maskclip.figures, and tools/demo.py end to end through its command line; tiny random
+CLIP) and the helpers of maskclip/visualization.py."""
 import os
 import os.path as osp
 import subprocess
@@ -9,20 +10,18 @@ import pytest
 from PIL import Image
 
 import maskclip.figures as figures
+from maskclip.clip import ClipWeightsError
+from maskclip.figures import DemoOptions, run_demo as demo
 from maskclip import visualization as vis
 from maskclip.utils import RANDOM_WEIGHTS_BANNER
 
-from ..conftest import TINY_VIT, load_tool
+from ..conftest import TINY_VIT
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'tools', 'demo.py')
 OPACITY = 0.3
 # what --classes "cat,dog" --background "sky,wall" means
 VOCABULARY = [['cat'], ['dog'], ['sky', 'wall']]
-
-
-def load_demo_module():
-    return load_tool('demo')
 
 
 def run_demo(args, cache_dir):
@@ -140,44 +139,43 @@ def test_demo_garbage_image_exits_2_naming_the_file(tmp_path):
     ('cat,cat', "'cat' appears"),
     ('cat,sky', "'sky' appears"),  # clashes with a background word
 ])
-def test_demo_bad_class_names_exit_2(tmp_path, capsys, classes, message):
-    demo = load_demo_module()
+def test_demo_bad_class_names_are_refused(tmp_path, classes, message):
     image = tmp_path / 'a.png'
     Image.fromarray(structured_rgb(8, 8, 0)).save(image)
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main([str(image), '--model', TINY_VIT, '--random-weights', '--classes', classes,
-                   '--background', 'sky,wall', '--out-dir', str(tmp_path / 'out')])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+    with pytest.raises(ValueError, match=message):
+        demo(DemoOptions([str(image)], classes, 'sky,wall', model=TINY_VIT, random_weights=True,
+                         out_dir=str(tmp_path / 'out')))
     assert not (tmp_path / 'out').exists()
 
 
-def test_demo_missing_image_and_weights_exit_2(tmp_path, capsys):
-    demo = load_demo_module()
+def test_demo_missing_image_and_weights_are_refused(tmp_path):
     missing = str(tmp_path / 'nowhere.jpg')
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main([missing, '--model', TINY_VIT, '--random-weights', '--classes', 'cat'])
-    assert exit_info.value.code == 2
-    assert f'Image not found: {missing}' in capsys.readouterr().err
+    with pytest.raises(ValueError, match=f'Image not found: {missing}'):
+        demo(DemoOptions([missing], 'cat', model=TINY_VIT, random_weights=True))
 
-    image = tmp_path / 'a.png'
+    image = str(tmp_path / 'a.png')
     Image.fromarray(structured_rgb(8, 8, 0)).save(image)
     weights = str(tmp_path / 'no_such_weights.pt')
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main([str(image), '--model', TINY_VIT, '--clip-weights', weights, '--classes', 'cat'])
-    assert exit_info.value.code == 2
-    assert weights in capsys.readouterr().err
+    with pytest.raises(ClipWeightsError, match=weights):
+        demo(DemoOptions([image], 'cat', model=TINY_VIT, clip_weights=weights))
+    with pytest.raises(ValueError, match='not both'):
+        DemoOptions([image], 'cat', clip_weights=weights, random_weights=True)
+    with pytest.raises(ValueError, match=r'\[0, 1\], got 1.5'):
+        DemoOptions([image], 'cat', random_weights=True, opacity=1.5)
+    with pytest.raises(ValueError, match='--classes is required'):
+        DemoOptions([image])
 
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main([str(image), '--clip-weights', weights, '--random-weights', '--classes', 'cat'])
-    assert exit_info.value.code == 2
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main([str(image), '--random-weights', '--classes', 'cat', '--opacity', '1.5'])
-    assert exit_info.value.code == 2
+
+def test_demo_tool_turns_bad_input_into_exit_2(tmp_path):
+    image = tmp_path / 'a.png'
+    Image.fromarray(structured_rgb(8, 8, 0)).save(image)
+    result = run_demo([str(image), '--random-weights', '--classes', 'cat', '--opacity', '1.5'],
+                      tmp_path / 'cache')
+    assert result.returncode == 2 and 'ERROR: --opacity must lie in [0, 1]' in result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 def test_build_vocabulary_from_list_file_and_background(tmp_path):
-    demo = load_demo_module()
     vocabulary, names = figures.build_vocabulary(' cat , dog ', 'sky, wall,floor')
     assert vocabulary == (('cat',), ('dog',), ('sky', 'wall', 'floor'))
     assert names == ['cat', 'dog', 'background (sky, wall, floor)']
@@ -221,7 +219,6 @@ model = dict(teacher=dict(clip=dict(model_name={tiny!r}),
 
 
 def sample_vocabulary():
-    demo = load_demo_module()
     return figures.build_vocabulary(SAMPLE_CLASSES, BACKGROUND)
 
 
@@ -270,11 +267,10 @@ def figure_run(tmp_path_factory):
     out_dir = root / 'out'
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(vis, 'save_figure', recording_save)
-        demo = load_demo_module()
-        demo.main([*SAMPLE_IMAGES, '--classes', SAMPLE_CLASSES, '--background', BACKGROUND,
-                   '--model', TINY_VIT, '--random-weights', '--templates', 'single',
-                   '--figure', '--grid', '--gt', *SAMPLE_GT, '--config', str(config),
-                   '--checkpoint', str(checkpoint), '--out-dir', str(out_dir)])
+        demo(DemoOptions(SAMPLE_IMAGES, SAMPLE_CLASSES, BACKGROUND, model=TINY_VIT,
+                         random_weights=True, templates='single', figure=True, grid=True,
+                         gt=SAMPLE_GT, config=str(config), checkpoint=str(checkpoint),
+                         out_dir=str(out_dir)))
     return dict(figures=saved, out_dir=out_dir, model=model, names=names,
                 vocabulary=vocabulary)
 
@@ -383,59 +379,52 @@ def test_label_map_checks(tmp_path):
         vis.read_label_map(str(tmp_path / 'rgb.png'))
 
 
-def figure_error(tmp_path, capsys, *args):
-    demo = load_demo_module()
-    with pytest.raises(SystemExit) as exit_info:
-        demo.main([*args, '--model', TINY_VIT, '--random-weights',
-                   '--out-dir', str(tmp_path / 'out')])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert 'Traceback' not in err
-    return err
+def figure_error(tmp_path, images, classes, **options):
+    """The message of the error the demo raises for these options (nothing written)."""
+    with pytest.raises((ValueError, ClipWeightsError)) as error:
+        demo(DemoOptions(images, classes, model=TINY_VIT, random_weights=True,
+                         out_dir=str(tmp_path / 'out'), **options))
+    return str(error.value)
 
 
-def test_figure_option_errors(tmp_path, capsys):
+def test_figure_option_errors(tmp_path):
     image, gt = SAMPLE_IMAGES[0], SAMPLE_GT[0]
-    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure',
-                       '--checkpoint', str(tmp_path / 'x.pth'))
+    err = figure_error(tmp_path, [image], 'a', figure=True, checkpoint=str(tmp_path / 'x.pth'))
     assert '--checkpoint needs --config' in err
-    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure',
-                       '--config', str(tmp_path / 'x.py'))
+    err = figure_error(tmp_path, [image], 'a', figure=True, config=str(tmp_path / 'x.py'))
     assert '--config needs --checkpoint' in err
-    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--gt', gt)
+    err = figure_error(tmp_path, [image], 'a', gt=[gt])
     assert '--figure / --grid' in err
-    err = figure_error(tmp_path, capsys, *SAMPLE_IMAGES, '--classes', 'a', '--figure', '--gt', gt)
+    err = figure_error(tmp_path, SAMPLE_IMAGES, 'a', figure=True, gt=[gt])
     assert 'one label map per image' in err
     small = tmp_path / 'small.png'
     Image.fromarray(np.zeros((24, 32), np.uint8)).save(small)
-    err = figure_error(tmp_path, capsys, image, '--classes', SAMPLE_CLASSES, '--figure',
-                       '--gt', str(small))
+    err = figure_error(tmp_path, [image], SAMPLE_CLASSES, figure=True, gt=[str(small)])
     assert f'{small} is 32x24 pixels but its image is 320x240' in err
-    err = figure_error(tmp_path, capsys, image, '--classes', 'a,b', '--figure', '--gt', gt)
+    err = figure_error(tmp_path, [image], 'a,b', figure=True, gt=[gt])
     assert 'label values' in err and gt in err
     bad = tmp_path / 'bad.png'
     bad.write_bytes(b'not an image' * 8)
-    err = figure_error(tmp_path, capsys, str(bad), '--classes', 'a', '--figure')
+    err = figure_error(tmp_path, [str(bad)], 'a', figure=True)
     assert str(bad) in err and 'supported formats' in err
-    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure', '--gt', str(bad))
+    err = figure_error(tmp_path, [image], 'a', figure=True, gt=[str(bad)])
     assert str(bad) in err
-    err = figure_error(tmp_path, capsys, image, '--classes', 'a', '--figure',
-                       '--config', osp.join(ROOT, PLUS_CONFIG), '--checkpoint', str(bad))
+    err = figure_error(tmp_path, [image], 'a', figure=True, config=osp.join(ROOT, PLUS_CONFIG),
+                       checkpoint=str(bad))
     assert 'Cannot read the checkpoint' in err and str(bad) in err
     assert not (tmp_path / 'out').exists()
 
 
-def test_distilled_reclip_allows_only_its_own_classes(tmp_path, capsys):
+def test_distilled_reclip_allows_only_its_own_classes(tmp_path):
     config = tmp_path / 'tiny_distill.py'
     base = osp.join(ROOT, 'configs', 'reclip',
                     'reclip-distillation_vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')
     config.write_text(TINY_DISTILL.format(config=base, tiny=TINY_VIT, classes=SAMPLE_CLASSES))
     checkpoint = tmp_path / 'distilled.pth'
     checkpoint.write_bytes(b'')  # the classes are checked before the checkpoint is read
-    err = figure_error(tmp_path, capsys, SAMPLE_IMAGES[0], '--classes', 'cat,dog', '--figure',
-                       '--config', str(config), '--checkpoint', str(checkpoint))
+    err = figure_error(tmp_path, [SAMPLE_IMAGES[0]], 'cat,dog', figure=True, config=str(config),
+                       checkpoint=str(checkpoint))
     assert 'fixed per class' in err and 'sky, water, sand' in err and 'cat, dog' in err
-    demo = load_demo_module()
     from mmengine.config import Config
     cfg = Config.fromfile(str(config))
     vocabulary, names = figures.build_vocabulary(None, default=figures.config_vocabulary(cfg, config))
