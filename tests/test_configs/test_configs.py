@@ -26,7 +26,7 @@ NAME = re.compile(r'^maskclip(-(ks|pd|ks-pd|baseline))?_(vit-b16|r50)_[a-z0-9-]+
                   r'|^training-free_vit-b16_[a-z0-9-]+-\d+x\d+-slide\d+\.py$'
                   r'|^(sclip|clearclip|naclip(-pamr)?)_vit-b16_[a-z0-9-]+-\d+x\d+-'
                   r'(slide\d+|whole)\.py$')
-#: the training-free methods' own presets (their values: tests/test_training_free_presets.py)
+#: the training-free methods' own presets (their values: tests/test_configs/test_training_free_presets.py)
 METHOD_DIRS = ('sclip', 'clearclip', 'naclip')
 PIPELINES = [p for p in CONFIGS if osp.basename(p).startswith('reclip_')]  # rectify -> distill
 
