@@ -38,16 +38,9 @@ class Segmenter:
 
     @staticmethod
     def _as_rgb_array(image) -> np.ndarray:
-        if hasattr(image, 'convert'):  # PIL image of any mode
-            image = np.asarray(image.convert('RGB'))
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(
-                f'Expected an HxWx3 uint8 RGB array, got shape {image.shape} dtype {image.dtype}; '
-                'convert grayscale/RGBA first, e.g. np.asarray(PIL.Image.open(p).convert("RGB")).')
-        if min(image.shape[:2]) < 1:
-            raise ValueError(f'The image is empty (shape {image.shape}).')
-        return image
+        """``image`` as HxWx3 uint8 RGB (:func:`maskclip.visualization.as_rgb_array`)."""
+        from maskclip.visualization import as_rgb_array
+        return as_rgb_array(image)
 
     @torch.no_grad()
     def _predict_sample(self, image) -> SegDataSample:

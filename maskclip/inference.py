@@ -164,19 +164,21 @@ def inference_pipeline(cfg: Config, from_array: bool = False) -> Compose:
 
 
 def _as_input(image) -> dict:
-    """A path is read as tools/test.py reads it; an array is HxWx3 uint8 RGB."""
+    """A path is read as tools/test.py reads it; an in-memory image (array, tensor, PIL image)
+    is converted to HxWx3 uint8 RGB or refused by name (:func:`.visualization.as_rgb_array`)."""
     if isinstance(image, (str, os.PathLike)):
         if not os.path.isfile(image):
             raise ValueError(f'Image not found: {image}')
         return dict(img_path=os.fspath(image))
-    from maskclip.apis import Segmenter
-    rgb = Segmenter._as_rgb_array(image)
+    from maskclip.visualization import as_rgb_array
+    rgb = as_rgb_array(image)
     return dict(img=np.ascontiguousarray(rgb[:, :, ::-1]))  # BGR, as mmcv loads files
 
 
 @torch.no_grad()
 def inference_model(model: torch.nn.Module, images):
-    """Predict one image (path or HxWx3 uint8 RGB array) or a list of them; returns a
+    """Predict one image (a path, or an RGB / gray / RGBA array, tensor or PIL image of uint8 or
+    uint16 values, HxWxC or CxHxW) or a list of them; returns a
     :class:`~mmseg.structures.SegDataSample` (or a list) with ``pred_sem_seg`` and ``seg_logits``
     at each image's own size, as tools/test.py predicts."""
     single = not isinstance(images, (list, tuple))

@@ -177,6 +177,45 @@ def to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert('RGB'))
 
 
+def as_rgb_array(image) -> np.ndarray:
+    """Any in-memory image -> ``(H, W, 3) uint8`` RGB, converting what has one meaning.
+
+    Taken: PIL images of any mode (as :func:`to_rgb`); numpy arrays and torch tensors that are
+    HxW (grayscale), HxWxC or CxHxW with C = 1 (grayscale), 3 (RGB) or 4 (RGBA, composited on
+    white), of dtype uint8 or uint16 (scaled by 1/257). Refused with a ``ValueError`` naming the
+    problem and the fix: batches, other channel counts, empty images, and other dtypes (floats
+    have no agreed scale: 0..1 or 0..255).
+    """
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    if type(image).__module__.startswith('torch'):
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
+    if array.ndim == 4:
+        raise ValueError(f'Got a batch of images (shape {array.shape}); pass a list of images.')
+    if array.ndim not in (2, 3):
+        raise ValueError(f'Expected an image of shape HxW, HxWxC or CxHxW, got shape '
+                         f'{array.shape}.')
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4) and array.shape[0] in (1, 3, 4):
+        array = array.transpose(1, 2, 0)  # CxHxW (torch's layout) -> HxWxC
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise ValueError(f'Expected 1 (gray), 3 (RGB) or 4 (RGBA) channels, got shape '
+                         f'{array.shape}.')
+    if array.size == 0 or min(array.shape[:2]) < 1:
+        raise ValueError(f'The image is empty (shape {array.shape}).')
+    if array.dtype == np.uint16:
+        array = np.round(array / 257.0).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ValueError(f'Expected uint8 (or uint16) pixel values, got dtype {array.dtype}; '
+                         'scale to 0..255 and convert, e.g. (x * 255).round().astype(np.uint8) '
+                         'for 0..1 floats.')
+    if array.ndim == 2 or array.shape[2] == 1:
+        return np.repeat(array.reshape(array.shape[0], array.shape[1], 1), 3, axis=2)
+    if array.shape[2] == 4:
+        return to_rgb(Image.fromarray(np.ascontiguousarray(array), 'RGBA'))
+    return np.ascontiguousarray(array)
+
+
 # ------------------------------------------------------------------ ground truth and figures
 
 #: Figures show every class when the vocabulary has at most this many, else only those present.

@@ -63,10 +63,34 @@ def test_class_file_and_pil_input(segmenter, tmp_path):
     torch.testing.assert_close(seg.predict_logits(rgba), segmenter.predict_logits(image))
 
 
-@pytest.mark.parametrize('bad', [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
-                                 np.zeros((10, 10, 3), np.float32)])
-def test_bad_images_are_rejected(segmenter, bad):
-    with pytest.raises(ValueError, match='Expected an HxWx3 uint8 RGB array'):
+def test_image_forms_are_converted(segmenter):
+    """Gray, RGBA, 16-bit, CxHxW and torch tensors give the labels of their uint8 RGB form."""
+    image = random_image(40, 50, seed=4)
+    gray = image[:, :, 1]
+    expected_gray = segmenter.predict(np.repeat(gray[:, :, None], 3, axis=2))
+    assert torch.equal(segmenter.predict(gray), expected_gray)
+    assert torch.equal(segmenter.predict(gray[:, :, None]), expected_gray)
+    expected = segmenter.predict(image)
+    assert torch.equal(segmenter.predict(image.astype(np.uint16) * 257), expected)
+    assert torch.equal(segmenter.predict(np.ascontiguousarray(image.transpose(2, 0, 1))), expected)
+    assert torch.equal(segmenter.predict(torch.from_numpy(image).permute(2, 0, 1)), expected)
+    opaque = np.dstack([image, np.full((40, 50), 255, np.uint8)])
+    assert torch.equal(segmenter.predict(opaque), expected)
+    clear = np.dstack([image, np.zeros((40, 50), np.uint8)])  # transparent: white
+    assert torch.equal(segmenter.predict(clear), segmenter.predict(np.full_like(image, 255)))
+
+
+@pytest.mark.parametrize('bad, message', [
+    (np.zeros((10, 10, 3), np.float32), 'got dtype float32.*astype'),
+    (torch.rand(3, 10, 10), 'got dtype float32'),
+    (np.zeros((10, 10, 3), np.int64), 'got dtype int64'),
+    (np.zeros((2, 10, 10, 3), np.uint8), 'a batch of images.*list'),
+    (np.zeros((10, 10, 5), np.uint8), '1 \\(gray\\), 3 \\(RGB\\) or 4'),
+    (np.zeros((0, 10, 3), np.uint8), 'empty'),
+    (np.zeros(10, np.uint8), 'HxW, HxWxC or CxHxW'),
+])
+def test_bad_images_are_refused_by_name(segmenter, bad, message):
+    with pytest.raises(ValueError, match=message):
         segmenter.predict(bad)
 
 

@@ -70,6 +70,10 @@ def test_training_free_config_predicts_as_tools_test(scene, tmp_path):
     assert np.array_equal(labels, tool_labels(config, scene, tmp_path))
     by_array, = maskclip.inference_model(model, [scene['image']])
     assert by_array.pred_sem_seg.data.equal(by_path.pred_sem_seg.data)
+    chw = torch.from_numpy(scene['image']).permute(2, 0, 1)  # torchvision's layout
+    assert maskclip.inference_model(model, chw).pred_sem_seg.data.equal(by_path.pred_sem_seg.data)
+    with pytest.raises(ValueError, match='got dtype float32'):
+        maskclip.inference_model(model, chw.float() / 255)
     other = maskclip.init_model(config, clip_weights=scene['weights'], classes=['sky', 'sea'])
     assert other.class_names == ('sky', 'sea')
     assert maskclip.inference_model(other, scene['image']).pred_sem_seg.data.max() <= 1
