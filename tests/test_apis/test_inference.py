@@ -4,10 +4,11 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from PIL import Image
 
 import maskclip
-from maskclip.clip import load_clip
+from maskclip.clip import ClipWeightsError, load_clip
 from maskclip.engine.test_runner import run_test
 
 from ..conftest import TINY_VIT
@@ -113,6 +114,23 @@ def test_maskclip_plus_checkpoint_in_three_lines(scene, tmp_path):
 
 
 def test_init_model_errors(scene, tmp_path):
+    """The API refuses what the tools refuse, with the same messages."""
+    sample = osp.join(ROOT, 'configs', 'maskclip', 'maskclip_vit-b16_sample-scenes-448x448.py')
+    for classes, message in (([], 'holds no class names'), (['cat', 'cat'], "'cat' appears"),
+                             (['cat', ''], 'empty name')):
+        with pytest.raises(ValueError, match=message):
+            maskclip.init_model(sample, classes=classes, clip_weights='random')
+    with pytest.raises(ClipWeightsError, match='CLIP weight file not found'):
+        maskclip.init_model(sample, clip_weights=str(tmp_path / 'nope.pt'))
+    (tmp_path / 'corrupt.pt').write_bytes(b'not weights' * 10)
+    with pytest.raises(ClipWeightsError, match='Could not read CLIP weights'):
+        maskclip.init_model(sample, clip_weights=str(tmp_path / 'corrupt.pt'))
+    for key, value, message in (('model.backbone.mode', 'nope', "Unknown mode 'nope'"),
+                                ('model.clip.model_name', 'ViT-Q', "Unknown CLIP model name")):
+        cfg = Config.fromfile(sample)
+        cfg.merge_from_dict({key: value})
+        with pytest.raises(ValueError, match=message):
+            maskclip.init_model(cfg, clip_weights='random')
     with pytest.raises(ValueError, match='does not exist'):
         maskclip.init_model(str(tmp_path / 'nope.py'))
     with pytest.raises(ValueError, match='checkpoint .* does not exist'):
