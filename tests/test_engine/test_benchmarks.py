@@ -157,4 +157,3 @@ def test_tool_command_line(tmp_path):
     refused = tool('--mode', 'maskclip', '--dry-run')
     assert refused.returncode == 2 and 'run it with --protocol common' in refused.stderr
     assert 'Traceback' not in refused.stderr
-    assert tool('--mode', 'no-such-mode').returncode == 2
