@@ -18,11 +18,24 @@ from mmseg.utils import register_all_modules
 from maskclip.models.builder import maskclip_model_cfg
 
 
-class Segmenter:
-    """Wraps a built ``MaskClipSegmentor``; images are normalised with its data preprocessor."""
+#: the longest image side the API segments at by default: larger images are resized down for
+#: the network (attention memory grows with the square of the patch count: a 4000 x 4000 image
+#: at native size asks for ~187 GB) and the labels come back at the image's own size
+MAX_SIZE = 1024
 
-    def __init__(self, model: torch.nn.Module):
+
+class Segmenter:
+    """Wraps a built ``MaskClipSegmentor``; images are normalised with its data preprocessor.
+    Images whose longer side exceeds ``max_size`` run resized to it (a logged note says so);
+    the scores and labels are returned at the image's own size. ``max_size=None``: native."""
+
+    def __init__(self, model: torch.nn.Module, max_size: Optional[int] = MAX_SIZE):
+        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int)
+                                     or max_size < 32):
+            raise ValueError(f'max_size must be None (native size) or an integer of at least 32 '
+                             f'pixels, got {max_size!r}.')
         self.model = model.eval()
+        self.max_size = max_size
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -47,12 +60,28 @@ class Segmenter:
         """The model's ``predict`` on one image, exactly as tools/test.py runs it (window
         inference, PAMR, background rules), at the image's own size."""
         image = self._as_rgb_array(image)
+        original = tuple(image.shape[:2])
+        image = self._working_size(image)
         tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
         data = self.model.data_preprocessor(dict(inputs=[tensor]), False)
-        shape = tuple(image.shape[:2])
-        sample = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape,
-                                             padding_size=[0, 0, 0, 0]))
+        shape = tuple(image.shape[:2])  # the scores are resized back to ``original``
+        sample = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=original,
+                                             pad_shape=shape, padding_size=[0, 0, 0, 0]))
         return self.model.predict(data['inputs'], [sample])[0]
+
+    def _working_size(self, image: np.ndarray) -> np.ndarray:
+        """``image`` resized (area-averaged) so that its longer side is ``max_size``."""
+        height, width = image.shape[:2]
+        if self.max_size is None or max(height, width) <= self.max_size:
+            return image
+        from mmengine.logging import print_log
+        from PIL import Image
+        scale = self.max_size / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        print_log(f'The image is {width}x{height}; segmenting it at {size[0]}x{size[1]} '
+                  f'(max_size={self.max_size}; max_size=None keeps the native size), labels at '
+                  f'{width}x{height}.', logger='current')
+        return np.asarray(Image.fromarray(image).resize(size, Image.BOX))
 
     def predict_logits(self, image) -> torch.Tensor:
         """(K, H, W) float scores at the image's own size whose argmax is :meth:`predict`: the
@@ -77,6 +106,7 @@ def create_segmenter(model_name: str = 'ViT-B-16',
                      naclip_std: Optional[float] = None,
                      test_cfg: Optional[dict] = None,
                      pamr: Optional[dict] = None,
+                     max_size: Optional[int] = MAX_SIZE,
                      **options) -> Segmenter:
     """Build a MaskCLIP segmenter.
 
@@ -95,6 +125,8 @@ def create_segmenter(model_name: str = 'ViT-B-16',
             ``dict(mode='slide', crop_size=(224, 224), stride=(112, 112))``.
         pamr: PAMR post-processing, e.g. ``dict(iterations=10, dilations=(8, 16),
             resolution='original')`` (see :class:`~maskclip.models.MaskClipSegmentor`).
+        max_size: the longest image side segmented (default :data:`MAX_SIZE`); larger images
+            run resized to it and their labels come back at full size. ``None``: native size.
         options: ``mean`` / ``std`` / ``bgr_to_rgb`` of the data preprocessor,
             ``pos_embed_resize``, ``precision``, and :class:`~maskclip.models.MaskClipHead`
             options (``logit_scale``, ``bg_threshold``, ``bg_words``, ``softmax_over``,
@@ -107,4 +139,4 @@ def create_segmenter(model_name: str = 'ViT-B-16',
                              pamr=pamr, **options)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg)
-    return Segmenter(model).to(device)
+    return Segmenter(model, max_size).to(device)

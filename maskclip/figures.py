@@ -18,7 +18,9 @@ class DemoOptions:
     class-name file; default with ``config``: its classes) plus one ``background`` class of
     stuff words, with the CLIP ``model``; the PNGs go to ``out_dir``. ``figure`` / ``grid`` add
     the papers' comparison panels: MaskCLIP, MaskCLIP + KS + PD, the trained model of ``config``
-    and ``checkpoint``, the ground truth ``gt`` (one label map per image)."""
+    and ``checkpoint``, the ground truth ``gt`` (one label map per image). Images longer than
+    ``max_size`` pixels are segmented resized to it (0 / None: native size; see
+    :class:`maskclip.apis.Segmenter`)."""
     images: List[str]
     classes: Optional[str] = None
     background: Optional[str] = None
@@ -36,6 +38,7 @@ class DemoOptions:
     gt: Optional[List[str]] = None
     clip_weights: Optional[str] = None
     random_weights: bool = False
+    max_size: Optional[int] = 1024
 
     def __post_init__(self):
         if not self.images:
@@ -45,8 +48,8 @@ class DemoOptions:
         if self.templates not in ('vild', 'single'):
             raise ValueError(f"--templates {self.templates}: use 'vild' or 'single'.")
         if self.random_weights and self.clip_weights:
-            raise ValueError('give either --clip-weights or --random-weights, not both '
-                             '(unset MASKCLIP_CLIP_WEIGHTS to use --random-weights)')
+            from maskclip.utils.cli import conflicting_weights_message
+            raise ValueError(conflicting_weights_message(self.clip_weights))
         if self.checkpoint and not self.config:
             raise ValueError('--checkpoint needs --config: the config the checkpoint was '
                              'trained with')
@@ -65,14 +68,20 @@ class DemoOptions:
 def build_vocabulary(classes, background=None, default=None):
     """The validated vocabulary and the names the legend shows (background last, if given).
 
-    ``classes`` is None: the vocabulary ``default`` (a config's classes).
+    ``classes``: comma-separated names, a class-name file, or a built-in vocabulary name
+    (``voc21``, as in the configs and the API); None: the vocabulary ``default`` (a config's
+    classes). A value that looks like a file path but names no file is refused (it would
+    otherwise become one class named after the path).
     """
-    from maskclip.text import load_vocabulary
-    from maskclip.text.class_names import read_class_file
+    from maskclip.text import builtin_vocabularies, load_vocabulary
     if classes is None:
         entries = [list(names) for names in default]
-    elif osp.isfile(classes):
-        entries = [list(names) for names in read_class_file(classes)]
+    elif osp.isfile(classes) or classes.strip() in builtin_vocabularies():
+        entries = [list(names) for names in load_vocabulary(classes.strip())]
+    elif _looks_like_path(classes):
+        raise ValueError(f"--classes {classes}: no such class-name file. Give an existing file "
+                         '(one class per line), comma-separated names, or a built-in vocabulary '
+                         f"({', '.join(builtin_vocabularies())}).")
     else:
         entries = [[name.strip()] for name in classes.split(',')]
     display = [names[0] for names in entries]
@@ -81,6 +90,12 @@ def build_vocabulary(classes, background=None, default=None):
         entries.append(words)
         display.append(f'background ({", ".join(words)})')
     return load_vocabulary(entries), display
+
+
+def _looks_like_path(text: str) -> bool:
+    """A single entry with a folder separator or a text-file suffix."""
+    return ',' not in text and ('/' in text or '\\' in text or
+                                osp.splitext(text)[1].lower() in ('.txt', '.csv', '.names'))
 
 
 def output_stems(paths):
@@ -294,7 +309,7 @@ def run_demo(args: DemoOptions) -> None:
     segmenter = maskclip.create_segmenter(
         args.model, pretrained=pretrained, classes=vocabulary, templates=args.templates,
         key_smoothing=args.key_smoothing, prompt_denoising=args.prompt_denoising,
-        device=device)
+        device=device, max_size=args.max_size or None)
     trained = (build_trained_model(trained_cfg, checkpoint, vocabulary, args, device)
                if trained_cfg is not None else None)
     del checkpoint
@@ -303,7 +318,10 @@ def run_demo(args: DemoOptions) -> None:
     grid_rows = []
     for index, (path, stem) in enumerate(zip(args.images, output_stems(args.images))):
         image = vis.load_rgb(path)
-        labels = segmenter.predict(image).cpu().numpy()
+        try:
+            labels = segmenter.predict(image).cpu().numpy()
+        except ValueError as error:  # e.g. an image smaller than one patch: name the file
+            raise ValueError(f'{path}: {error}') from None
         mask = vis.colorize(labels, colours)
         fractions = vis.class_fractions(labels, len(vocabulary))
         outputs = {

@@ -105,8 +105,13 @@ def kept_checkpoint(runner) -> Optional[str]:
 
 
 def mark_finished(work_dir: str, checkpoint: str) -> None:
-    with open(osp.join(work_dir, DONE_FILE), 'w') as f:
+    """Record the stage's final checkpoint (written to a temporary file, then renamed: a kill
+    never leaves a half-written record)."""
+    path = osp.join(work_dir, DONE_FILE)
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
         json.dump(dict(checkpoint=osp.abspath(checkpoint)), f)
+    os.replace(tmp, path)
 
 
 def clear_finished(work_dir: str) -> None:

@@ -36,6 +36,16 @@ def _deterministic():
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def save_clip_weights(model_name: str, path) -> str:
+    """The random CLIP ``model_name`` (seed 0) saved as a self-describing weight file, as
+    tools/convert_clip_weights.py writes them (a plain state dict would not say its activation)."""
+    from maskclip.clip import load_clip
+    from maskclip.clip.loader import META_KEY
+    torch.save({'state_dict': load_clip(model_name, None).state_dict(),
+                META_KEY: {'model_name': model_name, 'quick_gelu': False}}, path)
+    return str(path)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now (for torchrun's rendezvous in tests)."""
     with socket.socket() as sock:

@@ -31,8 +31,9 @@ def parse_args(argv=None):
     parser.add_argument('out', help='output file (.pt / .pth, or .safetensors)')
     parser.add_argument(
         '--quick-gelu', action=argparse.BooleanOptionalAction, default=None,
-        help="force QuickGELU (OpenAI's activation) on or off; default: decided from the source "
-             '(on for OpenAI tags and TorchScript files, off for plain state dicts)')
+        help="QuickGELU (OpenAI's activation) on or off; default: decided from the source "
+             '(open_clip tags and OpenAI TorchScript files say which). A plain state dict cannot '
+             'tell: give --quick-gelu for OpenAI weights, --no-quick-gelu for others')
     return parser.parse_args(argv)
 
 

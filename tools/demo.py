@@ -47,6 +47,9 @@ def parse_args(argv=None):
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='weight of the mask in the overlay, 0..1 (default: 0.5)')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda:0')
+    parser.add_argument('--max-size', type=int, default=1024, metavar='PIXELS',
+                        help='segment images longer than this resized to it, labels at full '
+                        'size (default 1024; 0 = native size, memory grows fast)')
     figure = parser.add_argument_group('comparison figure (as in the papers)')
     figure.add_argument('--figure', action='store_true',
                         help='also write <stem>_figure.png: image | MaskCLIP | MaskCLIP + KS + PD '

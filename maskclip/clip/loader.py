@@ -48,8 +48,9 @@ class ClipSpec:
     Args:
         model_name: an open_clip model name, e.g. ``'ViT-B-16'`` or ``'RN50'``.
         pretrained: an open_clip tag, a checkpoint path, or ``None`` / ``'random'``.
-        quick_gelu: force QuickGELU (OpenAI's activation). ``None`` decides from the weights: on for
-            OpenAI tags, OpenAI TorchScript files and converted files that say so.
+        quick_gelu: force QuickGELU (OpenAI's activation) on or off. ``None`` decides from the
+            weights: open_clip tags, OpenAI TorchScript files and converted files say which; a
+            plain state dict cannot tell, and is refused until ``quick_gelu`` is given.
         seed: seed of the random initialisation when ``pretrained`` is random.
     """
     model_name: str = 'ViT-B-16'
@@ -189,7 +190,16 @@ def _create(model_name: str, quick_gelu: bool) -> torch.nn.Module:
 def _load_file(spec: ClipSpec, name: str) -> torch.nn.Module:
     path = str(spec.pretrained)
     state_dict, meta = _read_state_dict(path)
-    quick_gelu = spec.quick_gelu if spec.quick_gelu is not None else bool(meta.get('quick_gelu'))
+    if spec.quick_gelu is None and 'quick_gelu' not in meta:
+        raise ClipWeightsError(
+            f'{path} is a plain state dict: it does not say whether its CLIP runs QuickGELU '
+            "(OpenAI's weights) or GELU (LAION, DataComp and most others), and the wrong one gives "
+            'plausible but wrong features. Say it: quick_gelu=True for OpenAI weights, False '
+            'otherwise (in a config clip=dict(..., quick_gelu=True), e.g. --cfg-options '
+            'model.clip.quick_gelu=True; in Python load_clip(..., quick_gelu=True)), or write a '
+            'self-describing file once: python tools/convert_clip_weights.py MODEL FILE OUT '
+            '--quick-gelu (or --no-quick-gelu).')
+    quick_gelu = spec.quick_gelu if spec.quick_gelu is not None else bool(meta['quick_gelu'])
     if meta.get('model_name') and meta['model_name'] != name:
         raise ClipWeightsError(
             f"{path} holds weights of '{meta['model_name']}', not '{name}': set model_name to "
@@ -206,9 +216,6 @@ def _load_file(spec: ClipSpec, name: str) -> torch.nn.Module:
         raise ClipWeightsError(
             f"The weights in {path} do not fit the model '{name}' ({str(error).splitlines()[0]} ...). "
             'Pick the model name the weights were trained for.') from error
-    if spec.quick_gelu is None and not meta.get('quick_gelu'):
-        logger.info('Loaded %s with GELU; pass quick_gelu=True for OpenAI weights stored as a '
-                    'plain state dict.', path)
     return model
 
 

@@ -15,6 +15,9 @@ from .layout import dataset_layout_problems, dataset_type_name, iter_dataset_cfg
 
 SPLITS = ('train', 'val', 'test')
 SHOW = 3  # files named per problem
+#: the shortest image side the models take: one patch of a ViT-B/16 (smaller images fail in the
+#: encoder or in mmseg's resize)
+MIN_SIDE = 16
 
 
 class Report:
@@ -84,6 +87,34 @@ def check_pairs(data_list: list, report: Report) -> list:
     return [d for d in data_list if osp.isfile(d['img_path']) and osp.isfile(d['seg_map_path'])]
 
 
+def check_images(data_list: list, report: Report) -> None:
+    """Decode every existing image (a truncated or corrupt file stops an evaluation hours in)
+    and flag images with a side under :data:`MIN_SIDE` pixels."""
+    broken, small, checked = [], [], 0
+    for item in data_list:
+        path = item['img_path']
+        if not osp.isfile(path):
+            continue  # reported by check_pairs
+        checked += 1
+        try:
+            with Image.open(path) as image:
+                image.load()
+                width, height = image.size
+        except Exception as error:  # noqa: BLE001 - any decoder error means the same here
+            broken.append(f'{path} ({type(error).__name__}: {error})')
+            continue
+        if min(width, height) < MIN_SIDE:
+            small.append(f'{path} is {width}x{height}')
+    if broken:
+        report.problem(f'{len(broken)} of {checked} images cannot be decoded (truncated or '
+                       f'corrupt; download them again): ' + '; '.join(broken[:SHOW]))
+    if small:
+        report.problem(f'{len(small)} images have a side under {MIN_SIDE} pixels, smaller than '
+                       f'one patch (remove them from the split): ' + '; '.join(small[:SHOW]))
+    if checked and not broken and not small:
+        report.ok(f'all {checked} images decode and are at least {MIN_SIDE} pixels a side')
+
+
 def check_labels(pairs: list, dataset, max_labels: int, report: Report) -> None:
     """Value range and size of up to ``max_labels`` label files, spread over ``pairs``."""
     if not pairs:
@@ -145,7 +176,9 @@ def check_one(dataset_cfg: dict, title: str, max_labels: int) -> Report:
         report.ok(f'split file {dataset.ann_file} lists {len(data_list)} images')
     else:
         report.ok(f'{len(data_list)} images found in {dataset.data_prefix.get("img_path")}')
-    check_labels(check_pairs(data_list, report), dataset, max_labels, report)
+    pairs = check_pairs(data_list, report)
+    check_images(data_list, report)
+    check_labels(pairs, dataset, max_labels, report)
     return report
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from mmengine.runner import Runner
 
 from maskclip.datasets import check_dataset_layout
+from maskclip.datasets.layout import check_dataset_not_empty
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
@@ -50,10 +51,16 @@ def build_test_cfg(args):
     ``config, checkpoint, work_dir, cfg_options, launcher, clip_weights, random_weights, show,
     show_dir, tta, out`` (``wait_time`` optional)."""
     cfg = load_tool_cfg(args)
+    check_test_checkpoint(cfg, args.checkpoint)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
+        missing = [key for key in ('tta_pipeline', 'tta_model') if not cfg.get(key)]
+        if missing:
+            raise ValueError(f"--tta: {args.config} defines no {' / '.join(missing)}; drop "
+                             '--tta, or use a config with test-time augmentation (e.g. the '
+                             'maskclip *-ms-* configs).')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -67,10 +74,29 @@ def build_test_cfg(args):
     return cfg
 
 
+def check_test_checkpoint(cfg, checkpoint) -> None:
+    """A model that learns weights (MaskCLIP+, ReCLIP) is evaluated with its checkpoint only:
+    without one, the untrained student would give a plausible, meaningless mIoU."""
+    from maskclip.inference import TRAINED_MODELS, VOCABULARY_NODES
+    model = cfg.model.get('module', cfg.model) if cfg.model.get('type') == 'SegTTAModel' \
+        else cfg.model
+    kind = model.get('type')
+    if checkpoint is None and kind in TRAINED_MODELS and not cfg.get('load_from'):
+        raise ValueError(f'{VOCABULARY_NODES[kind][0]} learns weights: give the checkpoint its '
+                         'training wrote (python tools/test.py CONFIG work_dirs/<config>/'
+                         'iter_N.pth); without it the untrained model would be evaluated.')
+    if checkpoint is not None and '://' not in checkpoint:
+        import os.path as osp
+        if not osp.isfile(checkpoint):
+            raise ValueError(f'The checkpoint {checkpoint} does not exist; check the path '
+                             '(training writes them to work_dirs/<config>/).')
+
+
 def build_test_runner(cfg, launcher: str = 'none') -> Runner:
     """The test Runner of ``cfg``, after the checks that fail in seconds (weights, data layout);
     call it inside :func:`maskclip.utils.exit_on_user_error`."""
     check_clip_weights(cfg.model)
     check_dataset_layout(cfg.test_dataloader.dataset)
+    check_dataset_not_empty(cfg.test_dataloader.dataset)
     init_cpu_process_group(launcher)
     return Runner.from_cfg(cfg)

@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from maskclip.datasets import check_dataset_layout
+from maskclip.engine.checkpoint_files import AUTO, resume_checkpoint, use_atomic_checkpoints
 from maskclip.engine.recipe import check_recipe_world_size, launched_world_size
 from maskclip.stages import (banner, clear_finished, finished_checkpoint, from_rank0,
                                     kept_checkpoint, last_checkpoint, mark_finished,
@@ -26,9 +27,6 @@ from maskclip.stages import (banner, clear_finished, finished_checkpoint, from_r
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
 from maskclip.utils.dist import init_process_group
 from maskclip.utils.runtime import adapt_cfg_to_machine
-
-#: ``--resume`` without a path: the latest checkpoint of the work dir
-AUTO = 'auto'
 
 
 def enable_amp(cfg):
@@ -51,10 +49,13 @@ def build_train_cfg(args):
     cfg = load_tool_cfg(args)
     if args.amp:
         enable_amp(cfg)
-    if args.resume == AUTO:  # the Runner finds the latest checkpoint of the work dir
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume:
-        cfg.resume, cfg.load_from = True, args.resume
+    checkpoint = resume_checkpoint(cfg.work_dir, args.resume)  # refuses an empty work dir
+    if checkpoint:
+        cfg.resume, cfg.load_from = True, checkpoint
+        print_log(f'Resuming from {checkpoint}' + (
+            f' (the latest checkpoint of {cfg.work_dir})' if args.resume == AUTO else ''),
+            logger='current')
+    use_atomic_checkpoints(cfg)
     adapt_cfg_to_machine(cfg, args.launcher, training=True)
     return cfg
 
@@ -95,6 +96,11 @@ def train_stages(args, pipeline):
     # ranks exist from here on: rank 0 reads and writes the stage records, the others get its
     # answers (they all share the work dir and would otherwise race on its files)
     init_process_group(args.launcher)
+    if args.resume and not any(from_rank0(lambda: bool(
+            finished_checkpoint(osp.join(root, stage.name))
+            or last_checkpoint(osp.join(root, stage.name)))) for stage in stages):
+        raise ValueError(f'--resume: nothing to resume in {root} (no stage has a checkpoint '
+                         'there). Check --work-dir, or drop --resume to start a new training.')
     runner, previous = None, None
     for number, stage in enumerate(stages, 1):
         work_dir = osp.join(root, stage.name)

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .options import check_number
+
 #: the 8 neighbour directions (dy, dx), in the order of the authors' affinity kernels
 DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
@@ -49,11 +51,16 @@ class PAMR(nn.Module):
 
     def __init__(self, iterations: int = 10, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24)):
         super().__init__()
-        if int(iterations) < 0:
-            raise ValueError(f'PAMR iterations must be >= 0, got {iterations}.')
+        check_number('PAMR', 'iterations', iterations, low=0, integer=True)
+        if isinstance(dilations, (str, bytes)) or not hasattr(dilations, '__iter__'):
+            raise ValueError(f'PAMR: dilations must be a list of positive integers, got '
+                             f'{dilations!r}.')
+        dilations = tuple(dilations)
+        if not dilations:
+            raise ValueError('PAMR: dilations must be a list of positive integers, got ().')
+        for d in dilations:
+            check_number('PAMR', 'dilations', d, low=1, integer=True)
         dilations = tuple(int(d) for d in dilations)
-        if not dilations or any(d < 1 for d in dilations):
-            raise ValueError(f'PAMR dilations must be positive integers, got {dilations}.')
         self.iterations = int(iterations)
         self.dilations = dilations
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from maskclip.clip import ClipSpec
+from maskclip.models.options import check_choice, check_flag
 from maskclip.models.refinement import reduce_synonyms
 from maskclip.text import class_text_embeddings, load_vocabulary, primary_names, resolve_templates
 
@@ -44,8 +45,12 @@ class TextClassifier(nn.Module):
                               normalize_features=normalize_features,
                               learnable_background=learnable_background, cache_dir=cache_dir,
                               background_init=background_init)
-        if background_init not in ('text', 'random'):
-            raise ValueError(f"background_init must be 'text' or 'random', not {background_init!r}.")
+        owner = type(self).__name__
+        for name, value in (('normalize_features', normalize_features),
+                            ('learnable_background', learnable_background),
+                            ('allow_shared_names', allow_shared_names)):
+            check_flag(owner, name, value)
+        check_choice(owner, 'background_init', background_init, ('text', 'random'))
         self.vocabulary = load_vocabulary(class_names, allow_shared_names)
         self.class_names = primary_names(self.vocabulary)
         self.num_classes = len(self.vocabulary)

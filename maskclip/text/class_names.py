@@ -59,7 +59,7 @@ def load_vocabulary(spec: Union[str, Sequence[Union[str, Sequence[str]]]],
         builtin = osp.join(CLASS_NAME_DIR, f'{spec}.txt')
         if osp.isfile(builtin):
             return read_class_file(builtin)
-        raise FileNotFoundError(
+        raise ValueError(
             f"Class names '{spec}' are neither a file nor a built-in vocabulary. Built-ins: "
             f"{', '.join(builtin_vocabularies())}; or pass a list of names or a text file with "
             'one class per line (comma-separated synonyms).')

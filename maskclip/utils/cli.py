@@ -41,10 +41,18 @@ def clip_cfgs_of(model_cfg: dict) -> Iterator[dict]:
                 yield from clip_cfgs_of(item)
 
 
+def conflicting_weights_message(clip_weights: str) -> str:
+    """--random-weights together with weights, saying where the weights value came from."""
+    if os.environ.get(WEIGHTS_ENV) == clip_weights:
+        return (f'--random-weights, but ${WEIGHTS_ENV}={clip_weights} also chooses weights; '
+                f'unset {WEIGHTS_ENV} (or drop --random-weights).')
+    return 'Give either --clip-weights or --random-weights, not both.'
+
+
 def apply_clip_weight_args(cfg, args) -> None:
     """Point every CLIP of ``cfg.model`` at ``--clip-weights`` or at random weights."""
     if args.random_weights and args.clip_weights:
-        raise SystemExit('Give either --clip-weights or --random-weights, not both.')
+        raise ValueError(conflicting_weights_message(args.clip_weights))
     if not (args.random_weights or args.clip_weights):
         return
     value = None if args.random_weights else args.clip_weights
@@ -76,11 +84,39 @@ def check_clip_weights(model_cfg: dict) -> None:
 
 @contextlib.contextmanager
 def exit_on_user_error():
-    """Turn errors about the user's input (weights, classes, data layout) into a clean exit."""
+    """Turn errors about the user's input into one ``ERROR:`` line and exit status 2: weights,
+    classes, data layout and option values (``ValueError`` and our own errors), missing files,
+    misspelt config keywords or types, images that cannot be read during a run. Other errors
+    are bugs and keep their traceback."""
     from maskclip.clip import ClipWeightsError
     from maskclip.datasets import DatasetLayoutError
     try:
         yield
     except (ClipWeightsError, DatasetLayoutError, ValueError) as error:
-        print(f'\nERROR: {error}', file=sys.stderr)
-        raise SystemExit(2) from None
+        _exit(str(error))
+    except FileNotFoundError as error:
+        name = error.filename or str(error)
+        _exit(f'{name} does not exist ({error.strerror or error}). Check the path; for data '
+              'files, python tools/check_dataset.py CONFIG lists every missing one.')
+    except TypeError as error:
+        if 'unexpected keyword argument' not in str(error):
+            raise
+        _exit(f'{error}. Check the spelling of that option in the config or --cfg-options.')
+    except KeyError as error:
+        text = str(error.args[0]) if error.args else str(error)
+        if 'registry' not in text:
+            raise
+        _exit(f'{text}. Check the spelling of the type in the config (and that custom_imports '
+              'lists the package that registers it).')
+    except AssertionError as error:  # mmcv's image loading, also from a DataLoader worker
+        import re
+        found = re.search(r'failed to load image: [^\n]+', str(error))
+        if found is None:
+            raise
+        _exit(f'{found.group(0)}: the file is damaged or not an image; python '
+              'tools/check_dataset.py CONFIG finds every such file.')
+
+
+def _exit(message: str) -> None:
+    print(f'\nERROR: {message}', file=sys.stderr)
+    raise SystemExit(2) from None

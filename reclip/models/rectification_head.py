@@ -21,6 +21,7 @@ from mmseg.registry import MODELS
 
 from maskclip.clip import load_clip
 from maskclip.models.backbones.base import ClipFeatures
+from maskclip.models.options import check_choice, check_flag, check_number
 from maskclip.models.refinement import prompt_denoise
 from maskclip.utils.runtime import current_iteration
 from maskclip.models.text_classifier import TextClassifier
@@ -132,6 +133,28 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         if clip is None:
             raise ValueError('ReCLIPRectificationHead needs `clip` (dict(model_name=..., '
                              'pretrained=...)); the MaskClipSegmentor fills it in.')
+        owner = type(self).__name__
+        for name, value in (('learnable_query', learnable_query), ('use_reference', use_reference),
+                            ('use_positional', use_positional),
+                            ('positional_shared', positional_shared),
+                            ('positional_final_relu', positional_final_relu),
+                            ('positional_zero_init', positional_zero_init), ('subtract', subtract),
+                            ('existence_inclusive', existence_inclusive),
+                            ('prompt_denoising', prompt_denoising),
+                            ('pd_keep_top_class', pd_keep_top_class)):
+            check_flag(owner, name, value)
+        for name, value in (('gumbel_tau', gumbel_tau), ('gumbel_scale', gumbel_scale),
+                            ('temperature', temperature), ('logit_scale', logit_scale),
+                            ('pd_scale', pd_scale)):
+            check_number(owner, name, value, low=0, low_open=True)
+        check_number(owner, 'pd_threshold', pd_threshold, low=0, high=1)
+        check_number(owner, 'reference_context_length', reference_context_length, low=1,
+                     integer=True, optional=True)
+        check_choice(owner, 'reference_name_layout', reference_name_layout,
+                     ReferencePrompt.NAME_LAYOUTS)
+        check_choice(owner, 'contrastive_rule', contrastive_rule, ('paper', 'authors'))
+        check_choice(owner, 'reference_norm', reference_norm, ('row', 'matrix'))
+        check_number(owner, 'dropout_ratio', dropout_ratio, low=0, high=1, high_open=True)
         classifier = TextClassifier(class_names, clip, templates, normalize_features=True,
                                     cache_dir=text_cache_dir)
         super().__init__(**classifier.decode_head_sizes(num_classes, in_channels, channels),
@@ -150,12 +173,7 @@ class ReCLIPRectificationHead(BaseDecodeHead):
         self.gumbel_tau = gumbel_tau
         self.gumbel_scale = gumbel_scale
         self.temperature = temperature
-        if contrastive_rule not in ('paper', 'authors'):
-            raise ValueError(f"contrastive_rule must be 'paper' or 'authors', not "
-                             f'{contrastive_rule!r}.')
         self.contrastive_rule = contrastive_rule
-        if reference_norm not in ('row', 'matrix'):
-            raise ValueError(f"reference_norm must be 'row' or 'matrix', not {reference_norm!r}.")
         self.reference_norm = reference_norm
         self.existence_threshold, self.existence_top_k = _resolve_existence(existence)
         self.existence_inclusive = bool(existence_inclusive)

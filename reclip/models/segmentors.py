@@ -14,6 +14,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from maskclip.models.checkpointing import exclude_from_checkpoints
+from maskclip.models.options import check_flag, check_number
 from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors import MaskClipSegmentor
 from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
@@ -202,10 +203,18 @@ class ReCLIPDistillSegmentor(FrozenTeacherMixin, EncoderDecoder):
                  feature_terms_grad: bool = True, pseudo_label_pd: Optional[dict] = None,
                  keep_gt_ignore: bool = False, teacher_pe_norm: str = 'running',
                  distill_terms: str = 'paper', **kwargs):
+        owner = type(self).__name__
         for name, value in (('feature_terms_grad', feature_terms_grad),
-                            ('keep_gt_ignore', keep_gt_ignore)):
-            if not isinstance(value, bool):
-                raise TypeError(f'{name} must be True or False, not {value!r}.')
+                            ('keep_gt_ignore', keep_gt_ignore),
+                            ('normalize_features', normalize_features),
+                            ('teacher_amp', teacher_amp)):
+            check_flag(owner, name, value)
+        for name, value in (('feature_loss_weight', feature_loss_weight),
+                            ('text_loss_weight', text_loss_weight)):
+            check_number(owner, name, value, low=0)
+        if pseudo_label_pd is not None and 'threshold' in pseudo_label_pd:
+            check_number(owner, "pseudo_label_pd['threshold']", pseudo_label_pd['threshold'],
+                         low=0, high=1)
         if teacher_pe_norm not in self.PE_NORMS:
             raise ValueError(f'teacher_pe_norm must be one of {self.PE_NORMS}, not '
                              f'{teacher_pe_norm!r}.')

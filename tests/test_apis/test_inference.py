@@ -8,10 +8,10 @@ from mmengine.config import Config
 from PIL import Image
 
 import maskclip
-from maskclip.clip import ClipWeightsError, load_clip
+from maskclip.clip import ClipWeightsError
 from maskclip.engine.test_runner import run_test
 
-from ..conftest import TINY_VIT
+from ..conftest import TINY_VIT, save_clip_weights
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PLUS = osp.join(ROOT, 'configs', 'maskclip_plus',
@@ -29,7 +29,7 @@ def scene(tmp_path_factory):
     Image.fromarray(image).save(root / 'img_dir/val/scene.png')
     Image.fromarray(rng.integers(0, 8, image.shape[:2]).astype(np.uint8)).save(
         root / 'ann_dir/val/scene.png')
-    torch.save(load_clip(TINY_VIT, None).state_dict(), root / 'tiny.pt')
+    save_clip_weights(TINY_VIT, root / 'tiny.pt')
     return dict(root=root, image=image, path=str(root / 'img_dir/val/scene.png'),
                 weights=str(root / 'tiny.pt'))
 

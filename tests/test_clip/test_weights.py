@@ -88,7 +88,8 @@ def make_openai_archive(state_dict, path):
 
 def test_convert_plain_state_dict_roundtrip(tiny_vit, tmp_path):
     out = tmp_path / 'converted.pth'
-    result = run_tool('convert_clip_weights', TINY_VIT, tiny_vit['pt'], out, cache_dir=tmp_path)
+    result = run_tool('convert_clip_weights', TINY_VIT, tiny_vit['pt'], out, '--no-quick-gelu',
+                      cache_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f'--clip-weights {out}' in result.stdout
     assert f'model.clip.pretrained={out}' in result.stdout
@@ -105,7 +106,7 @@ def test_convert_plain_state_dict_roundtrip(tiny_vit, tmp_path):
 @pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
 def test_convert_quick_gelu_roundtrip(tiny_vit, tmp_path, source, suffix):
     gelu_out, quick_out = str(tmp_path / f'gelu{suffix}'), str(tmp_path / f'quick{suffix}')
-    convert_clip_weights(TINY_VIT, tiny_vit[source], gelu_out)
+    convert_clip_weights(TINY_VIT, tiny_vit[source], gelu_out, quick_gelu=False)
     convert_clip_weights(TINY_VIT, tiny_vit[source], quick_out, quick_gelu=True)
     if suffix == '.safetensors':
         from safetensors import safe_open
@@ -183,7 +184,21 @@ def test_weights_of_another_architecture(tmp_path):
     path = tmp_path / 'rn.pt'
     torch.save(state_dict_of(load_clip(TINY_RN, None)), path)
     with pytest.raises(ClipWeightsError, match='do not fit'):
-        load_clip(TINY_VIT, str(path))
+        load_clip(TINY_VIT, str(path), quick_gelu=False)
+
+
+@pytest.mark.parametrize('source', ['pt', 'safetensors'])
+def test_plain_state_dict_needs_quick_gelu_said(tiny_vit, tmp_path, source):
+    """A plain state dict cannot tell QuickGELU (OpenAI) from GELU: refused until it is said,
+    then loaded with exactly the activation asked for."""
+    with pytest.raises(ClipWeightsError, match='plain state dict.*quick_gelu=True'):
+        load_clip(TINY_VIT, tiny_vit[source])
+    with pytest.raises(ClipWeightsError, match='--no-quick-gelu'):
+        convert_clip_weights(TINY_VIT, tiny_vit[source], str(tmp_path / 'out.pt'))
+    assert uses_quick_gelu(load_clip(TINY_VIT, tiny_vit[source], quick_gelu=True))
+    gelu = load_clip(TINY_VIT, tiny_vit[source], quick_gelu=False)
+    assert not uses_quick_gelu(gelu)
+    assert_identical(state_dict_of(gelu), tiny_vit['state_dict'])
 
 
 def test_unknown_model_name():
@@ -212,7 +227,7 @@ def test_uncached_tag_offline_fails_fast(tmp_path, monkeypatch):
 @pytest.mark.parametrize('suffix', ['.pth', '.safetensors'])
 def test_converted_file_of_another_model(tiny_vit, tmp_path, suffix):
     out = str(tmp_path / f'vit{suffix}')
-    convert_clip_weights(TINY_VIT, tiny_vit['pt'], out)
+    convert_clip_weights(TINY_VIT, tiny_vit['pt'], out, quick_gelu=False)
     with pytest.raises(ClipWeightsError, match=re.escape(f"weights of '{TINY_VIT}'")):
         load_clip(TINY_RN, out)
 

@@ -57,7 +57,7 @@ def test_defaults_unchanged_and_logit_scale_multiplies():
         # PD / KS keep the authors' softmax(100 * cosine); the scale multiplies their output
         torch.testing.assert_close(head(logit_scale=40.0, **options)(feats),
                                    40 * head(**options)(feats))
-    with pytest.raises(ValueError, match='logit_scale must be positive'):
+    with pytest.raises(ValueError, match=r'logit_scale must be a number in \(0, inf\]'):
         head(logit_scale=0)
 
 

@@ -21,13 +21,12 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 import maskclip
-from maskclip.clip import load_clip
 from maskclip.models.backbones.base import resize_pos_embed
 from maskclip.models.heads.maskclip_head import STUFF_WORDS
 from maskclip.models.pamr import PAMR
 from maskclip.text import load_vocabulary
 
-from ..conftest import TINY_VIT
+from ..conftest import TINY_VIT, save_clip_weights
 from ..test_models.test_pamr import direct_pamr
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -339,8 +338,7 @@ def test_the_field_class_files():
 @pytest.fixture(scope='module')
 def tiny_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp('weights') / 'tiny_vit.pt'
-    torch.save(load_clip(TINY_VIT, None).state_dict(), path)
-    return str(path)
+    return save_clip_weights(TINY_VIT, path)
 
 
 CLASSES = ['background', 'water, sea, lake', 'sand, beach', 'grass, lawn', 'tree, trees',

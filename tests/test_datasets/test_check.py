@@ -21,6 +21,12 @@ def save(path, array):
     Image.fromarray(np.asarray(array, np.uint8)).save(path)
 
 
+def blocks(pattern):
+    """``pattern`` with each value an 8x8 block: 2x3 values -> a 16x24 label (the smallest
+    images the check accepts are 16 pixels a side)."""
+    return np.kron(np.asarray(pattern), np.ones((8, 8), np.int64))
+
+
 @pytest.fixture
 def context(tmp_path):
     """A PASCAL Context (59) data root: 3 train and 2 val images with labels 0..59."""
@@ -28,8 +34,9 @@ def context(tmp_path):
     splits = {'train': ['t1', 't2', 't3'], 'val': ['v1', 'v2']}
     for split, ids in splits.items():
         for image_id in ids:
-            save(root / 'JPEGImages' / f'{image_id}.jpg', np.zeros((2, 3, 3)))
-            save(root / 'SegmentationClassContext' / f'{image_id}.png', [[0, 1, 59], [5, 0, 0]])
+            save(root / 'JPEGImages' / f'{image_id}.jpg', np.zeros((16, 24, 3)))
+            save(root / 'SegmentationClassContext' / f'{image_id}.png',
+                 blocks([[0, 1, 59], [5, 0, 0]]))
         (root / 'ImageSets' / 'SegmentationContext').mkdir(parents=True, exist_ok=True)
         (root / 'ImageSets' / 'SegmentationContext' / f'{split}.txt').write_text(
             ''.join(f'{i}\n' for i in ids))
@@ -61,8 +68,8 @@ def test_missing_label_file_is_counted_and_named(capsys, context):
 
 def test_out_of_range_label_values_are_reported(capsys, context):
     # 60 is one past the 59 classes once reduce_zero_label shifts it; 255 stays allowed
-    save(context / 'SegmentationClassContext' / 'v2.png', [[60, 1, 255], [61, 0, 0]])
-    save(context / 'SegmentationClassContext' / 't1.png', np.zeros((2, 3, 3)))  # RGB label
+    save(context / 'SegmentationClassContext' / 'v2.png', blocks([[60, 1, 255], [61, 0, 0]]))
+    save(context / 'SegmentationClassContext' / 't1.png', np.zeros((16, 24, 3)))  # RGB label
     code, out = run(capsys, CONTEXT_59, context, 'all')
     assert code == 1
     assert 'label values out of range in 1 of 2 checked files (allowed: 0..58 or 255' in out
@@ -83,9 +90,9 @@ def test_folder_dataset_pairs_and_sizes(capsys, tmp_path):
     for split in ('train', 'val'):
         for name in ('aachen_000000_000019', 'aachen_000001_000019'):
             save(tmp_path / 'leftImg8bit' / split / 'aachen' / f'{name}_leftImg8bit.png',
-                 np.zeros((4, 6, 3)))
+                 np.zeros((16, 24, 3)))
             save(tmp_path / 'gtFine' / split / 'aachen' / f'{name}_gtFine_labelTrainIds.png',
-                 np.full((4, 6), 18))
+                 np.full((16, 24), 18))
     code, out = run(capsys, CITYSCAPES, tmp_path)
     assert code == 0, out
     assert '2 images found in' in out and 'lie in 0..18 or 255' in out
@@ -93,11 +100,22 @@ def test_folder_dataset_pairs_and_sizes(capsys, tmp_path):
     labels = tmp_path / 'gtFine'
     os.remove(labels / 'val' / 'aachen' / 'aachen_000001_000019_gtFine_labelTrainIds.png')
     save(labels / 'train' / 'aachen' / 'aachen_000000_000019_gtFine_labelTrainIds.png',
-         np.zeros((2, 6)))  # half its image's height
+         np.zeros((8, 24)))  # half its image's height
     code, out = run(capsys, CITYSCAPES, tmp_path)
     assert code == 1
     assert '1 of 2 label files are missing' in out and 'aachen_000001_000019' in out
-    assert 'label files do not fit their image' in out and 'is 6x2, its image 6x4' in out
+    assert 'label files do not fit their image' in out and 'is 24x8, its image 24x16' in out
+
+
+def test_every_image_is_decoded_and_tiny_images_are_flagged(capsys, context):
+    jpeg = (context / 'JPEGImages' / 't1.jpg').read_bytes()
+    (context / 'JPEGImages' / 't1.jpg').write_bytes(jpeg[:len(jpeg) // 2])  # truncated
+    save(context / 'JPEGImages' / 't3.jpg', np.zeros((1, 1, 3)))
+    save(context / 'SegmentationClassContext' / 't3.png', np.zeros((1, 1)))
+    code, out = run(capsys, CONTEXT_59, context, 'train')
+    assert code == 1
+    assert '1 of 3 images cannot be decoded' in out and 't1.jpg' in out
+    assert '1 images have a side under 16 pixels' in out and 't3.jpg is 1x1' in out
 
 
 def test_tool_exit_status_is_the_result(context, tmp_path):

@@ -139,7 +139,7 @@ def test_interrupted_training_resumes_bit_identically(full_run, tmp_path):
 
     # --resume alone: the latest checkpoint of the work dir
     auto = run_train(config, '--work-dir', work, '--resume')
-    assert f'Auto resumed from the latest checkpoint {work}/iter_2.pth' in auto
+    assert f'Resuming from {work}/iter_2.pth (the latest checkpoint of {work})' in auto
     assert 'resumed epoch: 0, iter: 2' in auto
     assert [int(i) for i, _ in ITER_LOG.findall(auto)] == [3, 4]
     assert_same_training_state(load(osp.join(work, 'iter_4.pth')), reference)
@@ -150,6 +150,54 @@ def test_interrupted_training_resumes_bit_identically(full_run, tmp_path):
     assert 'Auto resumed' not in explicit and 'resumed epoch: 0, iter: 2' in explicit
     assert [int(i) for i, _ in ITER_LOG.findall(explicit)] == [3, 4]
     assert_same_training_state(load(osp.join(other, 'iter_4.pth')), reference)
+
+
+def test_a_kill_while_saving_leaves_a_resumable_run(full_run, tmp_path):
+    """The process dies half way through writing iter_3.pth (one checkpoint kept, every
+    iteration saved): last_checkpoint still names the complete iter_2.pth, which is still there,
+    and --resume continues bit-identically to the uninterrupted run."""
+    config, full_work, _ = full_run
+    reference = load(osp.join(full_work, 'iter_4.pth'))
+    work = str(tmp_path / 'work')
+    options = ['default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=1']
+    dying = tmp_path / 'dying.py'
+    dying.write_text(f"_base_ = [{config!r}]\n"
+                     "custom_imports = dict(imports=['maskclip', "
+                     "'tests.test_engine.kill_during_save'], allow_failed_imports=False)\n"
+                     "custom_hooks = [dict(type='KillDuringSaveHook', at_iter=3)]\n")
+    killed = subprocess.run(
+        [sys.executable, 'tools/train.py', str(dying), '--work-dir', work, '--cfg-options',
+         *options], cwd=ROOT, env=cpu_env(PYTHONPATH=ROOT), capture_output=True, text=True,
+        timeout=300)
+    assert killed.returncode == 137, killed.stderr[-3000:]
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert f.read() == osp.join(work, 'iter_2.pth')
+    assert not osp.exists(osp.join(work, 'iter_3.pth'))  # only its unfinished temporary file
+    assert [name for name in os.listdir(work) if name.endswith('.tmp')]
+    load(osp.join(work, 'iter_2.pth'))  # complete
+    resumed = run_train(config, '--work-dir', work, '--resume', '--cfg-options', *options)
+    assert f'Resuming from {work}/iter_2.pth' in resumed
+    assert [int(i) for i, _ in ITER_LOG.findall(resumed)] == [3, 4]
+    assert_same_training_state(load(osp.join(work, 'iter_4.pth')), reference)
+    assert not osp.exists(osp.join(work, 'iter_2.pth'))  # outdated, deleted after iter_3 was whole
+
+
+def test_resume_refuses_an_empty_work_dir_and_a_damaged_checkpoint(full_run, tmp_path):
+    from maskclip.engine.checkpoint_files import resume_checkpoint
+    with pytest.raises(ValueError, match='nothing to resume in'):
+        resume_checkpoint(str(tmp_path), 'auto')
+    _, full_work, _ = full_run
+    work = tmp_path / 'damaged'
+    work.mkdir()
+    for name in ('iter_2.pth', 'iter_4.pth'):
+        (work / name).write_bytes(open(osp.join(full_work, name), 'rb').read())
+    data = (work / 'iter_4.pth').read_bytes()
+    (work / 'iter_4.pth').write_bytes(data[:len(data) // 2])
+    (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))
+    with pytest.raises(ValueError, match=f'{work}/iter_4.pth is damaged.*--resume {work}/iter_2.pth'):
+        resume_checkpoint(str(work), 'auto')
+    assert resume_checkpoint(str(work), str(work / 'iter_2.pth')) == str(work / 'iter_2.pth')
+    assert resume_checkpoint(str(work), None) is None
 
 
 def test_checkpoints_load_with_weights_only_kept_on(full_run, tmp_path):

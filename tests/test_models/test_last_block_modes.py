@@ -187,7 +187,7 @@ def test_naclip_gaussian_prior():
         torch.testing.assert_close(dense, expected_dense(narrow.visual, images, 'naclip', std=2),
                                    atol=1e-5, rtol=0)
         assert not torch.allclose(dense, encoder(images).dense, atol=1e-4)
-    with pytest.raises(ValueError, match='naclip_std must be positive'):
+    with pytest.raises(ValueError, match=r'naclip_std must be a number in \(0, inf\]'):
         MaskClipViT(clip_cfg(TINY_VIT), mode='naclip', naclip_std=0)
 
 

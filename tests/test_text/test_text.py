@@ -93,7 +93,7 @@ def test_bad_vocabularies_are_rejected(classes, message):
 
 
 def test_unknown_vocabulary_name_lists_builtins():
-    with pytest.raises(FileNotFoundError, match='pascal_context_59'):
+    with pytest.raises(ValueError, match='pascal_context_59'):
         load_vocabulary('pascal_context_95')
 
 

@@ -62,6 +62,16 @@ def resize_pos_embed(grid_embed: torch.Tensor, size: tuple[int, int],
     return F.interpolate(grid_embed, size=size, mode='bicubic', align_corners=False)
 
 
+def check_input_size(images: torch.Tensor, patch, owner: str) -> None:
+    """Refuse inputs smaller than one patch (ViT) or one output cell (ResNet, stride 32): they
+    give no feature at all, or an error deep inside the network."""
+    height, width = images.shape[-2:]
+    if height < patch[0] or width < patch[1]:
+        raise ValueError(f'{owner}: the input is {width}x{height} pixels, smaller than one '
+                         f'{patch[1]}x{patch[0]} patch; use images of at least {patch[1]}x'
+                         f'{patch[0]} pixels (or resize them up).')
+
+
 class FrozenClipEncoder(BaseModule):
     """Base of the MaskCLIP encoders: holds a private, frozen copy of CLIP's image tower.
 

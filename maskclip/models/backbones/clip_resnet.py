@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from open_clip.modified_resnet import ModifiedResNet
 
-from .base import ClipFeatures, FrozenClipEncoder, resize_pos_embed
+from .base import ClipFeatures, FrozenClipEncoder, check_input_size, resize_pos_embed
 
 
 def linear_1x1(x: torch.Tensor, layer: torch.nn.Linear) -> torch.Tensor:
@@ -64,6 +64,7 @@ class MaskClipResNet(FrozenClipEncoder):
         return out.transpose(0, 1)
 
     def forward(self, images: torch.Tensor) -> ClipFeatures:
+        check_input_size(images, (32, 32), type(self).__name__)  # the stride of layer4
         visual = self.visual
         x = visual.stem(images)
         feats = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))

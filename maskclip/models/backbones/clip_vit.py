@@ -10,7 +10,9 @@ from mmseg.registry import MODELS
 from open_clip.transformer import QuickGELU, ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
-from .base import POS_EMBED_RESIZES, ClipFeatures, FrozenClipEncoder, resize_pos_embed
+from ..options import check_choice, check_flag, check_number
+from .base import (POS_EMBED_RESIZES, ClipFeatures, FrozenClipEncoder, check_input_size,
+                   resize_pos_embed)
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -91,22 +93,15 @@ class MaskClipViT(FrozenClipEncoder):
                  naclip_std=5.0, mlp_act: Optional[str] = None, ln_eps: Optional[float] = None,
                  patch_padding: str = 'floor', ln_eps_scope: str = 'all',
                  pos_embed_resize: str = 'size', init_cfg=None):
-        if not naclip_std > 0:
-            raise ValueError(f'naclip_std must be positive, got {naclip_std}.')
-        if mlp_act is not None and mlp_act not in self.MLP_ACTS:
-            raise ValueError(f"mlp_act must be None (CLIP's own) or one of {self.MLP_ACTS}, "
-                             f'not {mlp_act!r}.')
-        if ln_eps is not None and not (isinstance(ln_eps, (int, float)) and 0 < ln_eps < 1):
-            raise ValueError(f"ln_eps must be None (CLIP's 1e-5) or a small positive number "
-                             f'such as 1e-6, not {ln_eps!r}.')
-        if ln_eps_scope not in ('all', 'blocks'):
-            raise ValueError(f"ln_eps_scope must be 'all' or 'blocks', not {ln_eps_scope!r}.")
-        if patch_padding not in self.PATCH_PADDINGS:
-            raise ValueError(f'patch_padding must be one of {self.PATCH_PADDINGS}, not '
-                             f'{patch_padding!r}.')
-        if pos_embed_resize not in POS_EMBED_RESIZES:
-            raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZES}, not '
-                             f'{pos_embed_resize!r}.')
+        owner = type(self).__name__
+        check_flag(owner, 'keys_through_out_proj', keys_through_out_proj)
+        check_number(owner, 'naclip_std', naclip_std, low=0, low_open=True)
+        check_choice(owner, 'mlp_act', mlp_act, self.MLP_ACTS, optional=True)
+        check_number(owner, 'ln_eps', ln_eps, low=0, high=1, low_open=True, high_open=True,
+                     optional=True)
+        check_choice(owner, 'ln_eps_scope', ln_eps_scope, ('all', 'blocks'))
+        check_choice(owner, 'patch_padding', patch_padding, self.PATCH_PADDINGS)
+        check_choice(owner, 'pos_embed_resize', pos_embed_resize, POS_EMBED_RESIZES)
         super().__init__(clip=clip, mode=mode, init_cfg=init_cfg)
         self.pos_embed_resize = pos_embed_resize
         self.keys_through_out_proj = keys_through_out_proj
@@ -216,6 +211,7 @@ class MaskClipViT(FrozenClipEncoder):
         raise ValueError(f"Unknown mode '{self.mode}'.")
 
     def forward(self, images: torch.Tensor) -> ClipFeatures:
+        check_input_size(images, self.patch_size, type(self).__name__)
         images = self.pad_to_patches(images)
         b, _, height, width = images.shape
         h, w = height // self.patch_size[0], width // self.patch_size[1]

@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from maskclip.models.backbones.base import ClipFeatures
 from maskclip.models.background import (SOFTMAX_OVER, background_by_threshold,
                                         drop_small_classes, probabilities_over_names)
+from maskclip.models.options import check_choice, check_flag, check_number
 from maskclip.models.refinement import key_smooth, prompt_denoise
 from maskclip.models.text_classifier import TextClassifier
 from maskclip.text import has_shared_names, load_vocabulary, primary_names
@@ -136,19 +137,25 @@ class MaskClipHead(BaseDecodeHead):
                  dropout_ratio: float = 0.0,
                  init_cfg=None,
                  **kwargs):
-        if not logit_scale > 0:
-            raise ValueError(f'logit_scale must be positive, got {logit_scale}.')
-        if bg_threshold is not None and not 0 < bg_threshold <= 1:
-            raise ValueError(f'bg_threshold is a probability in (0, 1], got {bg_threshold}.')
-        if softmax_over not in SOFTMAX_OVER:
-            raise ValueError(f'softmax_over must be one of {SOFTMAX_OVER}, not {softmax_over!r}.')
+        owner = type(self).__name__
+        check_flag(owner, 'key_smoothing', key_smoothing)
+        check_number(owner, 'ks_threshold', ks_threshold, low=0, high=1, optional=True)
+        check_choice(owner, 'ks_key_norm', ks_key_norm, ('channel', 'token'))
+        check_flag(owner, 'prompt_denoising', prompt_denoising)
+        check_number(owner, 'pd_threshold', pd_threshold, low=0, high=1)
+        check_flag(owner, 'pd_keep_top_class', pd_keep_top_class)
+        check_number(owner, 'logit_scale', logit_scale, low=0, low_open=True)
+        check_number(owner, 'bg_threshold', bg_threshold, low=0, high=1, low_open=True,
+                     optional=True)
+        check_choice(owner, 'softmax_over', softmax_over, SOFTMAX_OVER)
+        check_number(owner, 'area_threshold', area_threshold, low=0, high=1, high_open=True,
+                     optional=True)
+        check_number(owner, 'dropout_ratio', dropout_ratio, low=0, high=1, high_open=True)
+        check_number(owner, 'num_classes', num_classes, low=1, integer=True, optional=True)
         if softmax_over == 'names' and (key_smoothing or prompt_denoising):
             raise ValueError("Key smoothing and prompt denoising refine class scores; with "
                              "softmax_over='names' the head keeps one score per name. Use "
                              "softmax_over='classes' with them.")
-        if area_threshold is not None and not 0 <= area_threshold < 1:
-            raise ValueError(f'area_threshold is a fraction of the predicted foreground in '
-                             f'[0, 1), got {area_threshold}.')
         text = dict(clip=clip, templates=templates, cache_dir=text_cache_dir)
         vocabulary, classifier = text_classifier_for(class_names, bg_words, bg_threshold, text)
         if num_classes is not None and num_classes != len(vocabulary):

@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
 from maskclip.clip import clear_cache
+from maskclip.models.options import check_flag, check_number
 from maskclip.models.text_classifier import TextClassifier
 
 from maskclip.models.teacher import (IGNORE, FrozenTeacherMixin, argmax_pseudo_labels,
@@ -61,11 +62,13 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, EncoderDecoder):
                  unseen_classes: Optional[Sequence[Union[str, int]]] = None,
                  self_training_start: Optional[int] = None, teacher_amp: bool = True,
                  unseen_pseudo_labels: bool = True, keep_gt_ignore: bool = False, **kwargs):
+        owner = type(self).__name__
         for name, value in (('teacher_amp', teacher_amp),
                             ('unseen_pseudo_labels', unseen_pseudo_labels),
                             ('keep_gt_ignore', keep_gt_ignore)):
-            if not isinstance(value, bool):
-                raise TypeError(f'{name} must be True or False, not {value!r}.')
+            check_flag(owner, name, value)
+        check_number(owner, 'self_training_start', self_training_start, low=0, integer=True,
+                     optional=True)
         text_classifier = dict(text_classifier)
         text_classifier.setdefault('clip', teacher.get('clip'))
         text_classifier.setdefault('normalize_features', False)

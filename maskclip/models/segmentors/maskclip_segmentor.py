@@ -11,6 +11,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
 from maskclip.clip import clear_cache
+from maskclip.models.options import check_choice
 from maskclip.models.pamr import PAMR
 
 
@@ -60,13 +61,18 @@ class MaskClipSegmentor(EncoderDecoder):
         if clip is not None:
             backbone = dict(backbone, clip=backbone.get('clip', clip))
             decode_head = dict(decode_head, clip=decode_head.get('clip', clip))
-        if precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {tuple(PRECISIONS)}, not {precision!r}.')
+        owner = type(self).__name__
+        check_choice(owner, 'precision', precision, tuple(PRECISIONS))
+        if pamr is not None and not isinstance(pamr, dict):
+            raise ValueError(f'{owner}: pamr must be a dict (iterations, dilations, resolution) '
+                             f'or None, got {pamr!r}.')
         pamr = dict(pamr or {})
-        pamr_resolution = pamr.pop('resolution', 'input')
-        if pamr_resolution not in PAMR_RESOLUTIONS:
-            raise ValueError(f"pamr['resolution'] must be one of {PAMR_RESOLUTIONS}, not "
-                             f'{pamr_resolution!r}.')
+        unknown = set(pamr) - {'iterations', 'dilations', 'resolution'}
+        if unknown:
+            raise ValueError(f'{owner}: pamr takes iterations, dilations and resolution; '
+                             f'unknown: {", ".join(sorted(unknown))}.')
+        pamr_resolution = check_choice(owner, "pamr['resolution']",
+                                       pamr.pop('resolution', 'input'), PAMR_RESOLUTIONS)
         super().__init__(backbone=backbone, decode_head=decode_head,
                          **with_attribute_test_cfg(kwargs))
         if self.backbone.embed_dim != self.decode_head.in_channels:
