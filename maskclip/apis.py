@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -17,6 +18,7 @@ from mmseg.utils import register_all_modules
 
 from maskclip.models.builder import maskclip_model_cfg
 
+logger = logging.getLogger(__name__)
 
 #: the longest image side the API segments at by default: larger images are resized down for
 #: the network (attention memory grows with the square of the patch count: a 4000 x 4000 image
@@ -74,13 +76,12 @@ class Segmenter:
         height, width = image.shape[:2]
         if self.max_size is None or max(height, width) <= self.max_size:
             return image
-        from mmengine.logging import print_log
         from PIL import Image
         scale = self.max_size / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        print_log(f'The image is {width}x{height}; segmenting it at {size[0]}x{size[1]} '
-                  f'(max_size={self.max_size}; max_size=None keeps the native size), labels at '
-                  f'{width}x{height}.', logger='current')
+        logger.warning('The image is %dx%d; segmenting it at %dx%d (max_size=%d; max_size=None '
+                       'keeps the native size), labels at %dx%d.', width, height, *size,
+                       self.max_size, width, height)
         return np.asarray(Image.fromarray(image).resize(size, Image.BOX))
 
     def predict_logits(self, image) -> torch.Tensor:

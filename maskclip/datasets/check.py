@@ -87,10 +87,10 @@ def check_pairs(data_list: list, report: Report) -> list:
     return [d for d in data_list if osp.isfile(d['img_path']) and osp.isfile(d['seg_map_path'])]
 
 
-def check_images(data_list: list, report: Report) -> None:
+def check_images(data_list: list, report: Report) -> set:
     """Decode every existing image (a truncated or corrupt file stops an evaluation hours in)
-    and flag images with a side under :data:`MIN_SIDE` pixels."""
-    broken, small, checked = [], [], 0
+    and flag images with a side under :data:`MIN_SIDE` pixels. Returns the undecodable paths."""
+    broken, small, checked, reasons = [], [], 0, {}
     for item in data_list:
         path = item['img_path']
         if not osp.isfile(path):
@@ -101,18 +101,21 @@ def check_images(data_list: list, report: Report) -> None:
                 image.load()
                 width, height = image.size
         except Exception as error:  # noqa: BLE001 - any decoder error means the same here
-            broken.append(f'{path} ({type(error).__name__}: {error})')
+            broken.append(path)
+            reasons[path] = f'{type(error).__name__}: {error}'
             continue
         if min(width, height) < MIN_SIDE:
             small.append(f'{path} is {width}x{height}')
     if broken:
         report.problem(f'{len(broken)} of {checked} images cannot be decoded (truncated or '
-                       f'corrupt; download them again): ' + '; '.join(broken[:SHOW]))
+                       f'corrupt; download them again): '
+                       + '; '.join(f'{p} ({reasons[p]})' for p in broken[:SHOW]))
     if small:
         report.problem(f'{len(small)} images have a side under {MIN_SIDE} pixels, smaller than '
                        f'one patch (remove them from the split): ' + '; '.join(small[:SHOW]))
     if checked and not broken and not small:
         report.ok(f'all {checked} images decode and are at least {MIN_SIDE} pixels a side')
+    return set(broken)
 
 
 def check_labels(pairs: list, dataset, max_labels: int, report: Report) -> None:
@@ -177,8 +180,8 @@ def check_one(dataset_cfg: dict, title: str, max_labels: int) -> Report:
     else:
         report.ok(f'{len(data_list)} images found in {dataset.data_prefix.get("img_path")}')
     pairs = check_pairs(data_list, report)
-    check_images(data_list, report)
-    check_labels(pairs, dataset, max_labels, report)
+    broken = check_images(data_list, report)
+    check_labels([p for p in pairs if p['img_path'] not in broken], dataset, max_labels, report)
     return report
 
 

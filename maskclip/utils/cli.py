@@ -110,10 +110,10 @@ def exit_on_user_error():
               'lists the package that registers it).')
     except AssertionError as error:  # mmcv's image loading, also from a DataLoader worker
         import re
-        found = re.search(r'failed to load image: [^\n]+', str(error))
-        if found is None:
+        found = re.findall(r'failed to load image: [^\n{]+', str(error))  # not the code line
+        if not found:
             raise
-        _exit(f'{found.group(0)}: the file is damaged or not an image; python '
+        _exit(f'{found[-1]}: the file is damaged or not an image; python '
               'tools/check_dataset.py CONFIG finds every such file.')
 
 
