@@ -104,7 +104,7 @@ def test_background_as_stuff_words():
         head(class_names=CLASSES[1:], bg_words='stuff')
     with pytest.raises(ValueError, match='set bg_threshold'):
         head(bg_words=[])
-    with pytest.raises(ValueError, match='probability'):
+    with pytest.raises(ValueError, match=r'bg_threshold must be a number in \(0, 1\]'):
         head(bg_threshold=1.5)
 
 

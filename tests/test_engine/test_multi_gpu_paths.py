@@ -148,12 +148,14 @@ def test_stage_records_are_read_by_rank_0_for_every_rank(tmp_path):
 
 # --------------------------------------------------------------------------- cuDNN autotune
 
-def test_cudnn_benchmark_for_training_schedules_and_off_for_tests():
+def test_cudnn_benchmark_for_training_schedules_and_off_for_tests(tmp_path):
     for path in (RECTIFY, DISTILL, osp.join(ROOT, 'configs', 'maskclip_plus',
                  'maskclip-plus-r50_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py')):
         assert Config.fromfile(path).env_cfg.cudnn_benchmark is True, path
     training_free = osp.join(ROOT, 'configs', 'maskclip', 'maskclip_vit-b16_voc12-20-512x512.py')
     assert Config.fromfile(training_free).env_cfg.cudnn_benchmark is False
     from maskclip.engine.test_runner import build_test_cfg, test_options
-    assert build_test_cfg(test_options(DISTILL, checkpoint='x.pth')).env_cfg.cudnn_benchmark \
-        is False
+    checkpoint = tmp_path / 'x.pth'
+    checkpoint.write_bytes(b'')  # the test config is built, nothing loads it
+    cfg = build_test_cfg(test_options(DISTILL, checkpoint=str(checkpoint)))
+    assert cfg.env_cfg.cudnn_benchmark is False
