@@ -24,6 +24,7 @@ import sys
 from mmengine.config import DictAction
 
 from maskclip.datasets.check import SPLITS, check_dataset
+from maskclip.utils import exit_on_user_error
 
 
 def parse_args(argv=None):
@@ -42,7 +43,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    return check_dataset(args.config, args.split, args.max_labels, args.cfg_options)
+    with exit_on_user_error():
+        return check_dataset(args.config, args.split, args.max_labels, args.cfg_options)
 
 
 if __name__ == '__main__':

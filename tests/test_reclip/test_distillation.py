@@ -411,7 +411,7 @@ def test_released_code_trains_the_student_with_l_mask_only(checkpoints):
             torch.testing.assert_close(ours, expected)
     assert any(not torch.allclose(a, b) for a, b in zip(grads[True], grads[False])
                if a is not None and b is not None)
-    with pytest.raises(TypeError, match='feature_terms_grad must be True or False'):
+    with pytest.raises(ValueError, match='feature_terms_grad must be True or False'):
         build_student(checkpoints['per_class'], feature_terms_grad='no')
 
 

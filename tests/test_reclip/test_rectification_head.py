@@ -272,7 +272,7 @@ def test_head_uses_the_authors_eq5_on_its_gumbel_masks():
     torch.testing.assert_close(ours, theirs)
     paper = build().decode_head.text_guided_loss(logits, feats.dense, present)
     assert not torch.allclose(ours, paper)
-    with pytest.raises(ValueError, match="'paper' or 'authors'"):
+    with pytest.raises(ValueError, match="contrastive_rule must be one of 'paper', 'authors'"):
         build(contrastive_rule='theirs')
 
 
@@ -287,5 +287,5 @@ def test_reference_norm_matrix_reaches_the_logits_and_the_student():
         m_q, m_r, _ = head.logit_maps(feats)
     expected = torch.einsum('bchw,kc->bkhw', F.normalize(feats.dense, dim=1), raw / raw.norm())
     torch.testing.assert_close(m_r, expected, atol=1e-6, rtol=1e-5)
-    with pytest.raises(ValueError, match="'row' or 'matrix'"):
+    with pytest.raises(ValueError, match="reference_norm must be one of 'row', 'matrix'"):
         build(reference_norm='frobenius')

@@ -77,6 +77,8 @@ CASES = {
     'resume in an empty work dir': (['tools/train.py', PLUS, '--random-weights', '--resume',
                                      '--work-dir', '{files}/work'],
                                     ['nothing to resume', 'work']),
+    'check_dataset: config path': (['tools/check_dataset.py', 'configs/nope.py'],
+                                   ['nope.py', 'does not exist']),
     'demo: class file that is not there': (['tools/demo.py', '{files}/tiny.png', '--classes',
                                             'my/classes.txt', '--random-weights'],
                                            ['my/classes.txt', 'no such class-name file']),
