@@ -77,7 +77,11 @@ class Segmenter:
         if self.max_size is None or max(height, width) <= self.max_size:
             return image
         from PIL import Image
-        scale = self.max_size / max(height, width)
+        # the short side is not brought below 32 pixels (two patches): a very long, thin image
+        # keeps a longer side than max_size rather than vanish
+        scale = max(self.max_size / max(height, width), min(1.0, 32 / min(height, width)))
+        if scale >= 1:
+            return image
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         logger.warning('The image is %dx%d; segmenting it at %dx%d (max_size=%d; max_size=None '
                        'keeps the native size), labels at %dx%d.', width, height, *size,
@@ -134,6 +138,13 @@ def create_segmenter(model_name: str = 'ViT-B-16',
             ``area_threshold``, ...). :meth:`Segmenter.predict` applies all of them as
             tools/test.py does.
     """
+    try:
+        device = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device={device!r} is not a torch device: use 'cpu', 'cuda' or "
+                         "'cuda:N'.") from error
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r}, but CUDA is not available here; use 'cpu'.")
     register_all_modules(init_default_scope=False)
     cfg = maskclip_model_cfg(model_name, pretrained, classes, templates, key_smoothing,
                              prompt_denoising, mode, naclip_std=naclip_std, test_cfg=test_cfg,

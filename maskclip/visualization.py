@@ -183,8 +183,9 @@ def as_rgb_array(image) -> np.ndarray:
     Taken: PIL images of any mode (as :func:`to_rgb`); numpy arrays and torch tensors that are
     HxW (grayscale), HxWxC or CxHxW with C = 1 (grayscale), 3 (RGB) or 4 (RGBA, composited on
     white), of dtype uint8 or uint16 (scaled by 1/257). Refused with a ``ValueError`` naming the
-    problem and the fix: batches, other channel counts, empty images, and other dtypes (floats
-    have no agreed scale: 0..1 or 0..255).
+    problem and the fix: batches, other channel counts, empty images, other dtypes (floats
+    have no agreed scale: 0..1 or 0..255) and uint16 arrays whose values stay below 4096 (10- or
+    12-bit data, which the 16-bit scaling would turn nearly black).
     """
     if isinstance(image, Image.Image):
         return to_rgb(image)
@@ -204,6 +205,11 @@ def as_rgb_array(image) -> np.ndarray:
     if array.size == 0 or min(array.shape[:2]) < 1:
         raise ValueError(f'The image is empty (shape {array.shape}).')
     if array.dtype == np.uint16:
+        top = int(array.max(initial=0))
+        if 0 < top < 4096:
+            raise ValueError(f'uint16 pixel values only reach {top}: 8-, 10- or 12-bit data in '
+                             'a 16-bit array would come out nearly black. Scale it to the full '
+                             '0..65535 range, or convert it to uint8 yourself.')
         array = np.round(array / 257.0).astype(np.uint8)
     elif array.dtype != np.uint8:
         raise ValueError(f'Expected uint8 (or uint16) pixel values, got dtype {array.dtype}; '

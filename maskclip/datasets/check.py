@@ -128,7 +128,7 @@ def check_labels(pairs: list, dataset, max_labels: int, report: Report) -> None:
     allowed = f'0..{num_classes - 1} or 255'
     if dataset.reduce_zero_label:
         allowed += ' after reduce_zero_label (0 -> 255, v -> v-1)'
-    bad_values, bad_shape = [], []
+    bad_values, bad_shape, bad_images = [], [], []
     for pair in pairs:
         raw, label = load_label(pair['seg_map_path'], dataset)
         if label.ndim != 2:
@@ -138,10 +138,15 @@ def check_labels(pairs: list, dataset, max_labels: int, report: Report) -> None:
         if wrong.any():
             bad_values.append(f'{pair["seg_map_path"]} has values '
                               f'{np.unique(raw[wrong])[:8].tolist()}')
-        with Image.open(pair['img_path']) as image:
-            if image.size != (label.shape[1], label.shape[0]):
-                bad_shape.append(f'{pair["seg_map_path"]} is {label.shape[1]}x'
-                                 f'{label.shape[0]}, its image {image.size[0]}x{image.size[1]}')
+        try:
+            with Image.open(pair['img_path']) as image:
+                size = image.size
+        except Exception as error:  # noqa: BLE001 - reported with the file
+            bad_images.append(f'{pair["img_path"]} ({type(error).__name__})')
+            continue
+        if size != (label.shape[1], label.shape[0]):
+            bad_shape.append(f'{pair["seg_map_path"]} is {label.shape[1]}x'
+                             f'{label.shape[0]}, its image {size[0]}x{size[1]}')
     if bad_values:
         report.problem(f'label values out of range in {len(bad_values)} of {len(pairs)} '
                        f'checked files (allowed: {allowed}): ' + '; '.join(bad_values[:SHOW]))
@@ -150,6 +155,8 @@ def check_labels(pairs: list, dataset, max_labels: int, report: Report) -> None:
     if bad_shape:
         report.problem(f'{len(bad_shape)} label files do not fit their image: '
                        + '; '.join(bad_shape[:SHOW]))
+    if bad_images:
+        report.problem(f'{len(bad_images)} images cannot be read: ' + '; '.join(bad_images[:SHOW]))
 
 
 def check_one(dataset_cfg: dict, title: str, max_labels: int) -> Report:
@@ -244,3 +251,24 @@ def check_dataset(config: str, split: str = 'all', max_labels: int = 100,
         return 1
     print('\nResult: OK, the data is complete.')
     return 0
+
+
+def check_label_sample(dataset_cfg: dict, count: int = 20) -> None:
+    """Read ``count`` label files (spread over each dataset of ``dataset_cfg``) before an
+    evaluation and refuse values outside the dataset's classes or labels of another size than
+    their image: mmseg's IoU metric would silently drop such pixels from the ground truth but
+    not from the predictions (a lower mIoU), or fail at the first wrong size."""
+    from .layout import DatasetLayoutError
+    problems = []
+    for leaf in iter_dataset_cfgs(dataset_cfg):
+        dataset = build_dataset(leaf)
+        data_list = dataset.load_data_list()
+        pairs = [d for d in data_list if 'seg_map_path' in d and osp.isfile(d['img_path'])
+                 and osp.isfile(d.get('seg_map_path', ''))]
+        report = Report(dataset_type_name(leaf))
+        check_labels(pairs, dataset, count, report)
+        problems += [text for ok, text in report.lines if not ok]
+    if problems:
+        raise DatasetLayoutError('The labels do not fit the dataset: ' + ' | '.join(problems)
+                                 + '. Fix the label files (python tools/check_dataset.py CONFIG '
+                                 'checks them all), or the dataset type / classes of the config.')

@@ -124,6 +124,11 @@ def check_checkpoint_file(path: str) -> None:
     """A damaged (truncated) checkpoint raises ``ValueError`` naming it and the earlier ones.
     torch writes checkpoints as zip archives; every member's checksum is verified."""
     problem = None
+    if osp.isdir(path):
+        found = _earlier_checkpoints(osp.join(path, 'none'))
+        raise ValueError(f'{path} is a folder, not a checkpoint: resume a work dir with '
+                         f'--work-dir {path} --resume' + (f', or give --resume {found[0]}'
+                                                           if found else '') + '.')
     if not osp.isfile(path):
         problem = 'does not exist'
     elif zipfile.is_zipfile(path):
@@ -136,12 +141,21 @@ def check_checkpoint_file(path: str) -> None:
             problem = f'is damaged ({error})'
     elif osp.getsize(path) == 0 or _looks_truncated(path):
         problem = 'is damaged (truncated: not a complete checkpoint archive)'
+    elif not _is_pickle(path):
+        raise ValueError(f'{path} is not a checkpoint (neither a torch zip archive nor a '
+                         'pickle); give a .pth file that training wrote.')
     if problem:
         earlier = _earlier_checkpoints(path)
         hint = (f'resume from an earlier one with --resume {earlier[0]}'
                 + (f" (others: {', '.join(earlier[1:3])})" if len(earlier) > 1 else '')
                 if earlier else 'no earlier checkpoint is left; start again without --resume')
         raise ValueError(f'The checkpoint {path} {problem}; {hint}.')
+
+
+def _is_pickle(path: str) -> bool:
+    """torch's legacy format: a pickle (protocol 2 or later starts with byte 0x80)."""
+    with open(path, 'rb') as f:
+        return f.read(1) == b'\x80'
 
 
 def _looks_truncated(path: str) -> bool:
@@ -166,5 +180,44 @@ def resume_checkpoint(work_dir: str, resume: Optional[str]) -> Optional[str]:
                          '--resume FILE, or drop --resume to start a new training.')
     with open(record) as f:
         path = f.read().strip()
+    moved = osp.join(work_dir, osp.basename(path))
+    if not osp.exists(path) and osp.isfile(moved):  # the work dir was moved or copied
+        path = moved
     check_checkpoint_file(path)
     return path
+
+
+def check_checkpoint_fits(model, path: str) -> None:
+    """Refuse a checkpoint whose weights are not the model's: mmengine loads non-strictly and
+    only logs the missing and unexpected keys, so a checkpoint of another config would be
+    evaluated (or resumed) as a half-random model with a plausible result."""
+    import torch
+
+    from maskclip.engine.checkpoint import register_checkpoint_safe_globals
+    register_checkpoint_safe_globals()
+    if '://' not in path:
+        check_checkpoint_file(path)
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any reader error: not a checkpoint we can use
+        raise ValueError(f'The checkpoint {path} cannot be read ({type(error).__name__}: '
+                         f'{str(error).splitlines()[0]}); is it a training checkpoint?') from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'The checkpoint {path} holds a {type(checkpoint).__name__}, not a '
+                         'state dict.')
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    model = getattr(model, 'module', model)  # DDP and other wrappers
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}' for k in own
+              if k in state and hasattr(state[k], 'shape') and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f'{len(found)} {what} (e.g. {", ".join(map(str, found[:2]))})'
+                 for what, found in (('weights missing', missing),
+                                     ('unexpected weights', unexpected),
+                                     ('weights of another shape, file vs model', shapes))
+                 if found]
+        raise ValueError(f'The checkpoint {path} does not fit the model of the config: '
+                         + '; '.join(parts) + '. Was it written by another config?')

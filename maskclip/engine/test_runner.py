@@ -8,7 +8,9 @@ from types import SimpleNamespace
 from mmengine.runner import Runner
 
 from maskclip.datasets import check_dataset_layout
+from maskclip.datasets.check import check_label_sample
 from maskclip.datasets.layout import check_dataset_not_empty
+from maskclip.engine.checkpoint_files import check_checkpoint_fits
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
@@ -98,5 +100,9 @@ def build_test_runner(cfg, launcher: str = 'none') -> Runner:
     check_clip_weights(cfg.model)
     check_dataset_layout(cfg.test_dataloader.dataset)
     check_dataset_not_empty(cfg.test_dataloader.dataset)
+    check_label_sample(cfg.test_dataloader.dataset)
     init_cpu_process_group(launcher)
-    return Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(cfg)
+    if cfg.get('load_from'):
+        check_checkpoint_fits(runner.model, cfg.load_from)
+    return runner

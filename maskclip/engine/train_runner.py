@@ -19,7 +19,8 @@ from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 from maskclip.datasets import check_dataset_layout
-from maskclip.engine.checkpoint_files import AUTO, resume_checkpoint, use_atomic_checkpoints
+from maskclip.engine.checkpoint_files import (AUTO, check_checkpoint_fits, resume_checkpoint,
+                                              use_atomic_checkpoints)
 from maskclip.engine.recipe import check_recipe_world_size, launched_world_size
 from maskclip.stages import (banner, clear_finished, finished_checkpoint, from_rank0,
                                     kept_checkpoint, last_checkpoint, mark_finished,
@@ -69,6 +70,8 @@ def train_config(args):
     init_cpu_process_group(args.launcher)
     # a custom runner when the config names one (mmseg's tools/train.py does the same)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    if cfg.get('resume') and cfg.get('load_from'):
+        check_checkpoint_fits(runner.model, cfg.load_from)
     runner.train()
     return runner
 

@@ -13,6 +13,7 @@ words and as a class, and reproducing it needs both queries.
 from __future__ import annotations
 
 import os.path as osp
+import re
 from glob import glob
 from typing import Sequence, Union
 
@@ -39,8 +40,14 @@ def read_class_file(path: str) -> Vocabulary:
     """Read a class-name file; blank lines and lines starting with '#' are skipped."""
     with open(path, encoding='utf-8') as f:
         lines = [line.rstrip('\n') for line in f]
-    classes = [parse_class_line(line) for line in lines
-               if line.strip() and not line.lstrip().startswith('#')]
+    entries = [line for line in lines if line.strip() and not line.lstrip().startswith('#')]
+    numbered = [re.match(r'\s*(\d+)\s*[:.,)\t -]\s*\S', line) for line in entries]
+    if len(entries) > 1 and all(numbered) and [int(m.group(1)) for m in numbered] == list(
+            range(int(numbered[0].group(1)), int(numbered[0].group(1)) + len(entries))):
+        raise ValueError(f'{path}: every line starts with its number ({entries[0]!r}); the '
+                         'numbers would become part of the text prompts. Write one class name '
+                         'per line, in label order, without the numbers.')
+    classes = [parse_class_line(line) for line in entries]
     shared = any(line.strip() == ALLOW_SHARED_NAMES for line in lines)
     return validate_vocabulary(classes, source=path, allow_shared_names=shared)
 

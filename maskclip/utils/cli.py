@@ -59,7 +59,7 @@ def apply_clip_weight_args(cfg, args) -> None:
     for clip in clip_cfgs_of(cfg.model):
         clip['pretrained'] = value
     if args.random_weights:
-        print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
+        show_random_weights_banner()
 
 
 def load_tool_cfg(args):
@@ -76,10 +76,26 @@ def load_tool_cfg(args):
 
 
 def check_clip_weights(model_cfg: dict) -> None:
-    """Fail within seconds, before anything is built, if a CLIP of the config has no weights."""
+    """Fail within seconds, before anything is built, if a CLIP of the config has no weights;
+    a CLIP set to random weights by the config (``pretrained=None``) rather than by
+    ``--random-weights`` gets the same loud banner: its numbers are meaningless too."""
     from maskclip.clip import ClipSpec, check_weights
+    random = False
     for clip in clip_cfgs_of(model_cfg):
-        check_weights(ClipSpec.from_cfg(clip))
+        spec = ClipSpec.from_cfg(clip)
+        check_weights(spec)
+        random = random or spec.is_random
+    if random and not _BANNER_SHOWN:
+        show_random_weights_banner()
+
+
+_BANNER_SHOWN = False
+
+
+def show_random_weights_banner() -> None:
+    global _BANNER_SHOWN
+    _BANNER_SHOWN = True
+    print(RANDOM_WEIGHTS_BANNER, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -115,6 +131,11 @@ def exit_on_user_error():
             raise
         _exit(f'{found[-1]}: the file is damaged or not an image; python '
               'tools/check_dataset.py CONFIG finds every such file.')
+    except Exception as error:
+        if type(error).__module__ != 'cv2' and 'cv2.error' not in str(error):
+            raise
+        _exit(f'OpenCV refused an image operation: {str(error).strip().splitlines()[-1]}. '
+              'Check the sizes in the pipeline (Resize scale, crop_size): they must be positive.')
 
 
 def _exit(message: str) -> None:

@@ -234,7 +234,7 @@ class ReCLIPDistillSegmentor(FrozenTeacherMixin, EncoderDecoder):
         decode_head = dict(decode_head, num_classes=head.num_classes,
                            out_channels=head.num_classes)
         super().__init__(backbone=backbone, decode_head=decode_head,
-                         **with_attribute_test_cfg(kwargs))
+                         **with_attribute_test_cfg(kwargs, type(self).__name__))
         self.attach_teacher(teacher_model)
         embed_dim = head.conv_seg.embed_dim
         if self.decode_head.channels != embed_dim:

@@ -198,6 +198,38 @@ def test_resume_refuses_an_empty_work_dir_and_a_damaged_checkpoint(full_run, tmp
         resume_checkpoint(str(work), 'auto')
     assert resume_checkpoint(str(work), str(work / 'iter_2.pth')) == str(work / 'iter_2.pth')
     assert resume_checkpoint(str(work), None) is None
+    # a folder given as the checkpoint; a work dir moved after training; not a checkpoint
+    with pytest.raises(ValueError, match=f'{work} is a folder.*--work-dir {work} --resume'):
+        resume_checkpoint(str(tmp_path), str(work))
+    (work / 'last_checkpoint').write_text('/gone/elsewhere/iter_2.pth')
+    assert resume_checkpoint(str(work), 'auto') == str(work / 'iter_2.pth')
+    (tmp_path / 'config.py').write_text('x = 1\n')
+    with pytest.raises(ValueError, match='is not a checkpoint'):
+        resume_checkpoint(str(work), str(tmp_path / 'config.py'))
+
+
+def test_a_checkpoint_of_another_model_is_refused(full_run, tmp_path):
+    """mmengine would load it non-strictly and evaluate a half-random model."""
+    from maskclip.engine.checkpoint_files import check_checkpoint_fits
+    _, full_work, _ = full_run
+    path = osp.join(full_work, 'iter_4.pth')
+    state = load(path)['state_dict']
+    model = torch.nn.Module()
+    model.backbone = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match=r'does not fit the model.*weights missing \(e\.g\. '
+                       r'backbone\.weight.*unexpected weights'):
+        check_checkpoint_fits(model, path)
+    torch.save({'state_dict': state}, tmp_path / 'same.pth')
+
+    class Same(torch.nn.Module):
+        def state_dict(self, *args, **kwargs):
+            return dict(state)
+
+    check_checkpoint_fits(Same(), str(tmp_path / 'same.pth'))  # every key and shape fits
+    other = dict(state, **{'decode_head.conv_seg.weight': torch.zeros(3, 3, 1, 1)})
+    torch.save({'state_dict': other}, tmp_path / 'shape.pth')
+    with pytest.raises(ValueError, match='of another shape.*decode_head.conv_seg.weight'):
+        check_checkpoint_fits(Same(), str(tmp_path / 'shape.pth'))
 
 
 def test_checkpoints_load_with_weights_only_kept_on(full_run, tmp_path):

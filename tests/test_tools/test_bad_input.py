@@ -36,6 +36,13 @@ def files(tmp_path_factory):
     image = damaged / 'img_dir' / 'val' / 'scene_003.jpg'
     image.write_bytes(b'not a jpeg at all' * 20)
     (root / 'empty.txt').write_text('')
+    labels = root / 'labels'
+    shutil.copytree(osp.join(ROOT, 'data', 'sample_scenes'), labels)
+    label = labels / 'ann_dir' / 'val' / 'scene_002.png'
+    values = np.array(Image.open(label))
+    values[:4, :4] = 9  # the sample scenes have 8 classes: 0..7
+    Image.fromarray(values).save(label)
+    (root / 'numbered.txt').write_text('0 cat\n1 dog\n2 grass\n')
     (root / 'work').mkdir()
     return root
 
@@ -74,6 +81,21 @@ CASES = {
     'empty split': (['tools/test.py', SAMPLE, '--random-weights', *TINY,
                      'test_dataloader.dataset.ann_file={files}/empty.txt'],
                     ['empty.txt lists no images', 'check_dataset']),
+    'slide stride over the crop': (['tools/test.py', SAMPLE, '--random-weights', *TINY,
+                                    'model.test_cfg.mode=slide',
+                                    'model.test_cfg.crop_size=(224,224)',
+                                    'model.test_cfg.stride=(500,500)'],
+                                   ['stride (500, 500) is larger than', 'crop_size']),
+    'string for bgr_to_rgb': (['tools/test.py', SAMPLE, '--random-weights', *TINY,
+                               'model.data_preprocessor.bgr_to_rgb=no'],
+                              ['bgr_to_rgb must be True or False']),
+    'label values beyond the classes': (['tools/test.py', SAMPLE, '--random-weights', *TINY,
+                                         *sample_data('{files}/labels')],
+                                        ['scene_002.png has values [9]', 'check_dataset']),
+    'negative corruption seed': (['tools/robustness.py', SAMPLE, '--random-weights',
+                                  '--seed', '-1', '--corruptions', 'gaussian_noise',
+                                  '--severities', '1', *TINY],
+                                 ['seed must be a non-negative integer']),
     'resume in an empty work dir': (['tools/train.py', PLUS, '--random-weights', '--resume',
                                      '--work-dir', '{files}/work'],
                                     ['nothing to resume', 'work']),
@@ -82,6 +104,9 @@ CASES = {
     'demo: class file that is not there': (['tools/demo.py', '{files}/tiny.png', '--classes',
                                             'my/classes.txt', '--random-weights'],
                                            ['my/classes.txt', 'no such class-name file']),
+    'demo: numbered class file': (['tools/demo.py', '{files}/tiny.png', '--classes',
+                                   '{files}/numbered.txt', '--random-weights'],
+                                  ['every line starts with its number']),
     'demo: image smaller than a patch': (['tools/demo.py', '{files}/tiny.png', '--classes',
                                           'cat,dog', '--random-weights', '--model', TINY_VIT,
                                           '--out-dir', '{files}/out'],
@@ -137,6 +162,21 @@ def test_the_api_refuses_the_same(files):
     segmenter = maskclip.create_segmenter(TINY_VIT, None, ['cat', 'dog'], templates='single')
     with pytest.raises(ValueError, match='8x8 pixels, smaller than one 16x16 patch'):
         segmenter.predict(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match='only reach 4080.*12-bit'):
+        segmenter.predict(np.full((32, 32, 3), 4080, np.uint16))
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
+        maskclip.create_segmenter(TINY_VIT, None, ['cat'], templates='single', device='gpu')
+    with pytest.raises(ValueError, match=r"pamr\['iterations'\] must be an integer"):
+        maskclip.create_segmenter(TINY_VIT, None, ['cat'], templates='single',
+                                  pamr=dict(iterations=-1, dilations=(8, 16)))
+    with pytest.raises(ValueError, match='mean=.*0..1 scale'):
+        maskclip.create_segmenter(TINY_VIT, None, ['cat'], templates='single',
+                                  mean=[0.48, 0.46, 0.41], std=[0.27, 0.26, 0.28])
+    with pytest.raises(ValueError, match='test_cfg.stride must be a pair'):
+        maskclip.create_segmenter(TINY_VIT, None, ['cat'], templates='single',
+                                  test_cfg=dict(mode='slide', crop_size=(32, 32)))
+    # a long thin image keeps a short side of two patches instead of vanishing below max_size
+    assert segmenter.predict(np.zeros((20, 3000, 3), np.uint8)).shape == (20, 3000)
 
 
 def test_large_images_run_at_a_working_size_and_say_so(caplog):

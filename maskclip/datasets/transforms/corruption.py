@@ -168,6 +168,8 @@ class ImageCorruption(BaseTransform):
 
     def __init__(self, corruption: str, severity: int, seed: int = 0, channels: str = 'rgb'):
         check_corruption(corruption, severity)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f'ImageCorruption: seed must be a non-negative integer, got {seed!r}.')
         if channels not in self.CHANNEL_ORDERS:
             raise ValueError(f'channels must be one of {self.CHANNEL_ORDERS}, not {channels!r}.')
         self.channels = channels

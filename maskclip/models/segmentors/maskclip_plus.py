@@ -79,7 +79,7 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, EncoderDecoder):
         decode_head = dict(decode_head, num_classes=classifier.num_classes,
                            out_channels=classifier.num_classes)
         super().__init__(backbone=backbone, decode_head=decode_head,
-                         **with_attribute_test_cfg(kwargs))
+                         **with_attribute_test_cfg(kwargs, type(self).__name__))
         if self.decode_head.channels != classifier.embed_dim:
             raise ValueError(
                 f'decode_head.channels={self.decode_head.channels} must equal the CLIP embedding '

@@ -11,13 +11,38 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
 from maskclip.clip import clear_cache
-from maskclip.models.options import check_choice
+from maskclip.models.options import check_choice, check_flag, check_number
 from maskclip.models.pamr import PAMR
 
 
-def with_attribute_test_cfg(kwargs: dict) -> dict:
-    """mmseg reads ``test_cfg`` by attribute; plain dicts come from the Python API and tests."""
-    return dict(kwargs, test_cfg=ConfigDict(kwargs.get('test_cfg') or dict(mode='whole')))
+def with_attribute_test_cfg(kwargs: dict, owner: str = 'segmentor') -> dict:
+    """``kwargs`` with a checked ``test_cfg`` that mmseg can read by attribute (plain dicts
+    come from the Python API and tests): ``mode`` whole or slide; for slide, ``crop_size`` and
+    ``stride`` pairs of positive ints with the stride not above the crop (mmseg would leave
+    pixels uncovered, or fail far from the cause)."""
+    test_cfg = ConfigDict(kwargs.get('test_cfg') or dict(mode='whole'))
+    mode = check_choice(owner, 'test_cfg.mode', test_cfg.get('mode', 'whole'), ('whole', 'slide'))
+    if mode == 'slide':
+        for key in ('crop_size', 'stride'):
+            value = test_cfg.get(key)
+            if (not isinstance(value, (tuple, list)) or len(value) != 2 or
+                    any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)):
+                raise ValueError(f'{owner}: test_cfg.{key} must be a pair of positive integers '
+                                 f'(height, width) for mode=slide, got {value!r}.')
+        if any(s > c for s, c in zip(test_cfg.stride, test_cfg.crop_size)):
+            raise ValueError(f'{owner}: test_cfg.stride {tuple(test_cfg.stride)} is larger than '
+                             f'test_cfg.crop_size {tuple(test_cfg.crop_size)}: windows would '
+                             'skip pixels; use a stride of at most the crop size.')
+    data_preprocessor = kwargs.get('data_preprocessor') or {}
+    if 'bgr_to_rgb' in data_preprocessor:
+        check_flag(owner, 'data_preprocessor.bgr_to_rgb', data_preprocessor['bgr_to_rgb'])
+    mean, std = data_preprocessor.get('mean'), data_preprocessor.get('std')
+    if mean is not None and std is not None and max(mean) <= 1 and max(std) <= 1:
+        raise ValueError(f'{owner}: data_preprocessor mean={list(mean)} / std={list(std)} are on '
+                         'the 0..1 scale, but images come in 0..255: multiply both by 255 '
+                         "(CLIP's are mean=[122.771, 116.746, 104.094], std=[68.501, 66.632, "
+                         '70.323]).')
+    return dict(kwargs, test_cfg=test_cfg)
 
 
 #: values of ``pamr['resolution']``
@@ -73,8 +98,10 @@ class MaskClipSegmentor(EncoderDecoder):
                              f'unknown: {", ".join(sorted(unknown))}.')
         pamr_resolution = check_choice(owner, "pamr['resolution']",
                                        pamr.pop('resolution', 'input'), PAMR_RESOLUTIONS)
+        if 'iterations' in pamr:  # checked here: 0 (or a bad value) must not just turn PAMR off
+            check_number(owner, "pamr['iterations']", pamr['iterations'], low=0, integer=True)
         super().__init__(backbone=backbone, decode_head=decode_head,
-                         **with_attribute_test_cfg(kwargs))
+                         **with_attribute_test_cfg(kwargs, owner))
         if self.backbone.embed_dim != self.decode_head.in_channels:
             raise ValueError(
                 f'The backbone gives {self.backbone.embed_dim}-d features but the head\'s text '
