@@ -9,6 +9,11 @@
         student-only step (the same network on ground-truth labels, no teacher). For ReCLIP
         (a distillation config or a two-stage config) the rectification step (its teacher
         training the Reference context and the PE net) is timed on the same batch too.
+    python tools/benchmark.py --eval CONFIG [--size 336] [--batch 1] [--cfg-options ...]
+        A config's test-time predict on 4:3 inputs of short side --size: the authors' loop
+        (fp32, batch 1, one sliding window at a time) against ours (the windows batched,
+        ``test_cfg.window_batch_size``, and the config's precision on a GPU), with images per
+        second.
 
 The paths run interleaved repeat by repeat, so that machine drift hits all alike; the table
 gives median milliseconds and the ratio to the first row.
@@ -32,6 +37,7 @@ from mmengine.structures import PixelData
 from maskclip.clip import load_clip
 from maskclip.models import MaskClipHead
 from maskclip.models.builder import encoder_type
+from maskclip.models.segmentors.sliding import WINDOW_BATCH_SIZE
 from maskclip.utils import clip_cfgs_of
 from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,
                                        resize_pos_embed)
@@ -54,8 +60,11 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--train-step', metavar='CONFIG',
                         help='time a training step of this teacher-student config instead')
+    parser.add_argument('--eval', metavar='CONFIG',
+                        help="time a config's test-time predict instead: the authors' loop "
+                        '(fp32, one window at a time) vs ours, on 4:3 inputs of short side --size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='config overrides for --train-step')
+                        help='config overrides for --train-step / --eval')
     return parser.parse_args(argv)
 
 
@@ -167,6 +176,45 @@ def with_random_teacher_checkpoint(cfg, directory: str):
     return rectification
 
 
+def eval_paths(args) -> dict:
+    """The test-time predict of a config, the authors' way (fp32, one window at a time) and
+    ours (batched windows, the config's precision on a GPU), on one random-weight model and
+    the same PASCAL-shaped (4:3) inputs of short side ``--size``."""
+    from mmengine.model import revert_sync_batchnorm
+    cfg = Config.fromfile(args.eval)
+    cfg.merge_from_dict(args.cfg_options)
+    for clip in clip_cfgs_of(cfg.model):
+        clip['pretrained'] = None
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = revert_sync_batchnorm(MODELS.build(cfg.model)).to(args.device).eval()
+    size = (args.size, round(args.size * 4 / 3))
+    metas = [dict(img_shape=size, ori_shape=size, pad_shape=size) for _ in range(args.batch)]
+    ours_batch = model.test_cfg.get('window_batch_size', WINDOW_BATCH_SIZE)
+    precision = getattr(model, 'precision', 'fp32')
+
+    def predict(window_batch, fp32):
+        def run(x):
+            kept = getattr(model, 'precision', None)
+            model.test_cfg['window_batch_size'] = window_batch
+            if fp32 and kept is not None:
+                model.precision = 'fp32'
+            try:
+                with torch.no_grad():
+                    samples = [SegDataSample(metainfo=m) for m in metas]
+                    model.predict(x[:, :, :size[0], :size[1]], samples)
+            finally:
+                if kept is not None:
+                    model.precision = kept
+        return run
+
+    mode = model.test_cfg.get('mode', 'whole')
+    ours = (f'ours: {ours_batch} windows per pass' if mode == 'slide' else 'ours: whole image')
+    if precision != 'fp32' and torch.device(args.device).type == 'cuda':
+        ours += f', {precision}'
+    return {'authors: fp32, one window per pass': predict(1, True),
+            ours: predict(ours_batch, False)}
+
+
 def train_step_paths(args) -> dict:
     """A teacher-student training step and the same student's plain supervised step."""
     cfg = student_config(args.train_step)
@@ -218,19 +266,25 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    fns = train_step_paths(args) if args.train_step else encoder_paths(args)
-    x = torch.randn(args.batch, 3, args.size, args.size, device=args.device)
+    fns = (eval_paths(args) if args.eval else
+           train_step_paths(args) if args.train_step else encoder_paths(args))
+    width = round(args.size * 4 / 3) if args.eval else args.size
+    x = torch.randn(args.batch, 3, args.size, width, device=args.device)
     medians = time_interleaved(fns, x, args.repeats, args.warmup, args.device,
                                grad=bool(args.train_step))
     with torch.set_grad_enabled(bool(args.train_step)):
         peaks = {name: peak_memory(fn, x, args.device) for name, fn in fns.items()}
     base = next(iter(medians.values()))
-    what = args.train_step or args.model
-    print(f'\n{what} at {args.size}x{args.size}, batch {args.batch}, {args.device}, '
+    what = args.eval or args.train_step or args.model
+    print(f'\n{what} at {args.size}x{width}, batch {args.batch}, {args.device}, '
           f'{torch.get_num_threads()} threads, median of {args.repeats} interleaved repeats')
     print(f"{'path':<46}{'ms':>10}{'ratio':>9}{'peak MiB':>11}")
     for name, seconds in medians.items():
         print(f'{name:<46}{seconds * 1e3:>10.1f}{seconds / base:>8.3f}x{peaks[name]:>11.0f}')
+    if args.eval:
+        rates = {name: args.batch / seconds for name, seconds in medians.items()}
+        (first, a), (second, b) = rates.items()
+        print(f'images per second: {a:.2f} ({first}), {b:.2f} ({second}): {b / a:.2f}x')
     return medians
 
 

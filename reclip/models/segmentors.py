@@ -18,6 +18,7 @@ from maskclip.models.options import check_flag, check_number
 from maskclip.models.refinement import prompt_denoise
 from maskclip.models.segmentors import MaskClipSegmentor
 from maskclip.models.segmentors.maskclip_segmentor import with_attribute_test_cfg
+from maskclip.models.segmentors.sliding import BatchedSlideInference
 from maskclip.models.teacher import (IGNORE, FrozenTeacherMixin, argmax_pseudo_labels,
                                      build_frozen_teacher, teacher_precision)
 from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassifier
@@ -138,7 +139,7 @@ def renormalize(inputs: torch.Tensor, source, target) -> torch.Tensor:
 
 
 @MODELS.register_module()
-class ReCLIPDistillSegmentor(FrozenTeacherMixin, EncoderDecoder):
+class ReCLIPDistillSegmentor(FrozenTeacherMixin, BatchedSlideInference, EncoderDecoder):
     """A student (DeepLabv2) distilled from the rectified CLIP (paper Sec. 3.5, Eq. 6-8).
 
     ``L = L_mask + alpha * L_feat + beta * L_text`` (Eq. 8):

@@ -49,3 +49,13 @@ def test_train_step_of_maskclip_plus():
                      'model.decode_head.in_channels=512')
     assert list(rows) == ['student-only step (ground truth)',
                           'MaskClipPlusSegmentor step (teacher labels)']
+
+
+def test_eval_loop_of_the_authors_against_ours():
+    """--eval: the same config, weights and inputs, window by window vs windows batched."""
+    config = osp.join(ROOT, 'configs', 'sclip', 'sclip_vit-b16_voc21-336x336-slide224.py')
+    rows = benchmark('--eval', config, '--size', '64', '--repeats', '1', '--warmup', '0',
+                     '--cfg-options', f'model.clip.model_name={TINY_VIT}',
+                     'model.test_cfg.crop_size=(32,32)', 'model.test_cfg.stride=(16,16)',
+                     'model.test_cfg.window_batch_size=4')
+    assert list(rows) == ['authors: fp32, one window per pass', 'ours: 4 windows per pass']

@@ -19,9 +19,10 @@ from maskclip.models.teacher import (IGNORE, FrozenTeacherMixin, argmax_pseudo_l
 from maskclip.utils.runtime import current_iteration
 
 from .maskclip_segmentor import with_attribute_test_cfg
+from .sliding import BatchedSlideInference
 
 @MODELS.register_module()
-class MaskClipPlusSegmentor(FrozenTeacherMixin, EncoderDecoder):
+class MaskClipPlusSegmentor(FrozenTeacherMixin, BatchedSlideInference, EncoderDecoder):
     """A student segmentor (e.g. DeepLabv2) learning from a frozen teacher (MaskCLIP).
 
     Every training step the teacher labels the same preprocessed batch under ``no_grad`` and in

@@ -13,6 +13,7 @@ from mmseg.registry import MODELS
 from maskclip.clip import clear_cache
 from maskclip.models.options import check_choice, check_flag, check_number
 from maskclip.models.pamr import PAMR
+from maskclip.models.segmentors.sliding import BatchedSlideInference
 
 
 def with_attribute_test_cfg(kwargs: dict, owner: str = 'segmentor') -> dict:
@@ -52,7 +53,7 @@ PRECISIONS = {'fp32': None, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
 @MODELS.register_module()
-class MaskClipSegmentor(EncoderDecoder):
+class MaskClipSegmentor(BatchedSlideInference, EncoderDecoder):
     """A CLIP image encoder (backbone) and a text-classifier head built from one CLIP.
 
     Prediction (``predict``, what tools/test.py and the Python API run) is mmseg's: ``inference``
