@@ -1,9 +1,13 @@
 """tools/benchmark.py through its command line (tiny random CLIPs): every path is timed and
 reported as a ratio to the first row. The numbers themselves are never asserted."""
+import os
 import os.path as osp
 import re
 import subprocess
 import sys
+
+import pytest
+import torch
 
 from ..conftest import ROOT, TINY_VIT
 
@@ -59,3 +63,15 @@ def test_eval_loop_of_the_authors_against_ours():
                      'model.test_cfg.crop_size=(32,32)', 'model.test_cfg.stride=(16,16)',
                      'model.test_cfg.window_batch_size=4')
     assert list(rows) == ['authors: fp32, one window per pass', 'ours: 4 windows per pass']
+
+
+def test_gpu_check_script_stops_cleanly_without_a_gpu(tmp_path):
+    """.dev_scripts/gpu_check.sh says there is nothing to check and sets nothing up."""
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is here: the script would run its checks')
+    env = dict(os.environ, MASKCLIP_GPU_VENV=str(tmp_path / 'venv'),
+               MASKCLIP_GPU_OUT=str(tmp_path / 'out'))
+    result = subprocess.run(['bash', '.dev_scripts/gpu_check.sh', str(tmp_path)], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and 'nothing to check' in result.stdout
+    assert not (tmp_path / 'venv').exists()
