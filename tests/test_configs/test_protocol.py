@@ -139,7 +139,7 @@ def test_slide_inference_equals_three_windows_stitched_by_hand():
     encode_decode = seg.encode_decode
 
     def counting(crop, batch_img_metas):
-        calls.append(tuple(crop.shape[-2:]))
+        calls.append(tuple(crop.shape))
         return encode_decode(crop, batch_img_metas)
 
     with torch.no_grad():
@@ -147,8 +147,14 @@ def test_slide_inference_equals_three_windows_stitched_by_hand():
         windows = {x: seg.encode_decode(inputs[..., x:x + 224], window_meta)
                    for x in (0, 112, 224)}
         seg.encode_decode = counting
+        seg.test_cfg['window_batch_size'] = 1  # the authors' loop: one window per pass
+        one_by_one = seg.inference(inputs, [dict(metas[0])])
+        assert calls == [(1, 3, 224, 224)] * 3
+        calls.clear()
+        del seg.test_cfg['window_batch_size']  # the default: the three windows in one pass
         slid = seg.inference(inputs, [dict(metas[0])])
-    assert calls == [(224, 224)] * 3
+    assert calls == [(3, 3, 224, 224)]
+    torch.testing.assert_close(slid, one_by_one, atol=1e-5, rtol=0)
     total = torch.zeros(1, 4, 224, 448)
     count = torch.zeros(1, 1, 224, 448)
     for x, logits in windows.items():
