@@ -253,21 +253,38 @@ def check_dataset(config: str, split: str = 'all', max_labels: int = 100,
     return 0
 
 
-def check_label_sample(dataset_cfg: dict, count: int = 20) -> None:
-    """Read ``count`` label files (spread over each dataset of ``dataset_cfg``) before an
-    evaluation and refuse values outside the dataset's classes or labels of another size than
-    their image: mmseg's IoU metric would silently drop such pixels from the ground truth but
-    not from the predictions (a lower mIoU), or fail at the first wrong size."""
+def check_test_data(dataset_cfg: dict, count: int = 20) -> None:
+    """Before an evaluation, from one listing of each dataset of ``dataset_cfg`` (as mmseg's
+    ``load_data_list`` reads it): refuse a split that lists no image (the run would report
+    metrics of nothing), then read ``count`` label files spread over it and refuse values
+    outside the dataset's classes or labels of another size than their image (mmseg's IoU
+    metric would silently drop such pixels from the ground truth but not from the predictions,
+    a lower mIoU, or fail at the first wrong size)."""
+    from mmengine.registry import DefaultScope
+
     from .layout import DatasetLayoutError
-    problems = []
+    empty, problems = [], []
     for leaf in iter_dataset_cfgs(dataset_cfg):
-        dataset = build_dataset(leaf)
+        if '://' in str(leaf.get('data_root') or ''):
+            continue
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            dataset = build_dataset(leaf)
         data_list = dataset.load_data_list()
-        pairs = [d for d in data_list if 'seg_map_path' in d and osp.isfile(d['img_path'])
-                 and osp.isfile(d.get('seg_map_path', ''))]
+        if not data_list:
+            source = (f'the split file {dataset.ann_file}' if dataset.ann_file else
+                      f"{dataset.data_prefix.get('img_path')} (image suffix "
+                      f'{dataset.img_suffix!r})')
+            empty.append(f'{dataset_type_name(leaf)}: {source} lists no images')
+            continue
+        pairs = [d for d in data_list if osp.isfile(d['img_path'])
+                 and osp.isfile(d.get('seg_map_path') or '')]
         report = Report(dataset_type_name(leaf))
         check_labels(pairs, dataset, count, report)
         problems += [text for ok, text in report.lines if not ok]
+    if empty:
+        raise DatasetLayoutError('The split holds no images: ' + '; '.join(empty) + '. Fix the '
+                                 'split file or the image suffix (python tools/check_dataset.py '
+                                 'CONFIG shows what the config sees).')
     if problems:
         raise DatasetLayoutError('The labels do not fit the dataset: ' + ' | '.join(problems)
                                  + '. Fix the label files (python tools/check_dataset.py CONFIG '

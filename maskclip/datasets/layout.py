@@ -115,29 +115,6 @@ def check_dataset_layout(dataset_cfg: dict) -> None:
                              '\n'.join(lines) + f'\nFix: {FIX_HINT}.')
 
 
-def check_dataset_not_empty(dataset_cfg: dict) -> None:
-    """Raise :class:`DatasetLayoutError` if a dataset of ``dataset_cfg`` lists no image (an
-    empty split file, or an image suffix that matches nothing): a run over it would report
-    metrics of nothing. The file list is read as mmseg reads it (``load_data_list``)."""
-    from mmengine.registry import DefaultScope
-    from mmseg.registry import DATASETS
-    empty = []
-    for leaf in iter_dataset_cfgs(dataset_cfg):
-        if _is_remote(str(leaf.get('data_root') or '')):
-            continue
-        with DefaultScope.overwrite_default_scope('mmseg'):
-            dataset = DATASETS.build(dict(copy.deepcopy(dict(leaf)), pipeline=[], lazy_init=True))
-        if not dataset.load_data_list():
-            source = (f"the split file {dataset.ann_file}" if dataset.ann_file else
-                      f"{dataset.data_prefix.get('img_path')} (image suffix "
-                      f"{dataset.img_suffix!r})")
-            empty.append(f'{dataset_type_name(leaf)}: {source} lists no images')
-    if empty:
-        raise DatasetLayoutError('The split holds no images: ' + '; '.join(empty) + '. Fix the '
-                                 'split file or the image suffix (python tools/check_dataset.py '
-                                 'CONFIG shows what the config sees).')
-
-
 # Wrappers holding one dataset config under ``dataset`` (ConcatDataset holds ``datasets``).
 SINGLE_WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 

@@ -8,8 +8,7 @@ from types import SimpleNamespace
 from mmengine.runner import Runner
 
 from maskclip.datasets import check_dataset_layout
-from maskclip.datasets.check import check_label_sample
-from maskclip.datasets.layout import check_dataset_not_empty
+from maskclip.datasets.check import check_test_data
 from maskclip.engine.checkpoint_files import check_checkpoint_fits
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
 from maskclip.utils.runtime import adapt_cfg_to_machine
@@ -99,8 +98,7 @@ def build_test_runner(cfg, launcher: str = 'none') -> Runner:
     call it inside :func:`maskclip.utils.exit_on_user_error`."""
     check_clip_weights(cfg.model)
     check_dataset_layout(cfg.test_dataloader.dataset)
-    check_dataset_not_empty(cfg.test_dataloader.dataset)
-    check_label_sample(cfg.test_dataloader.dataset)
+    check_test_data(cfg.test_dataloader.dataset)  # one listing: not empty, labels fit
     init_cpu_process_group(launcher)
     runner = Runner.from_cfg(cfg)
     if cfg.get('load_from'):
