@@ -39,6 +39,7 @@ from maskclip.models import MaskClipHead
 from maskclip.models.builder import encoder_type
 from maskclip.models.segmentors.sliding import WINDOW_BATCH_SIZE
 from maskclip.utils import clip_cfgs_of
+from maskclip.utils.profiling import peak_memory, sync
 from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,
                                        resize_pos_embed)
 from maskclip.models.backbones.base import MODES
@@ -86,11 +87,6 @@ def reference_encoder(model_name: str, size: int, clip: torch.nn.Module) -> torc
     return model.eval().requires_grad_(False)
 
 
-def sync(device):
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize()
-
-
 def time_interleaved(fns: dict, x: torch.Tensor, repeats: int, warmup: int, device,
                      grad: bool = False) -> dict:
     """Median seconds of each function, running them in turn each repeat."""
@@ -111,30 +107,6 @@ def _time_interleaved(fns, x, repeats, warmup, device):
             sync(device)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
-
-
-def peak_memory(fn, x, device) -> float:
-    """MiB allocated at the peak of one call above what was allocated before it.
-
-    CUDA: the allocator's peak statistic. CPU: the running sum of every operator's own
-    allocations and frees in time order (torch's memory profiler), whose maximum is the peak.
-    """
-    if torch.device(device).type == 'cuda':
-        sync(device)
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        fn(x)
-        sync(device)
-        return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
-                                profile_memory=True) as prof:
-        fn(x)
-    events = sorted(prof.events(), key=lambda e: e.time_range.start)
-    running = peak = 0
-    for event in events:
-        running += event.self_cpu_memory_usage
-        peak = max(peak, running)
-    return peak / 2 ** 20
 
 
 def encoder_paths(args) -> dict:
@@ -273,7 +245,7 @@ def main(argv=None):
     medians = time_interleaved(fns, x, args.repeats, args.warmup, args.device,
                                grad=bool(args.train_step))
     with torch.set_grad_enabled(bool(args.train_step)):
-        peaks = {name: peak_memory(fn, x, args.device) for name, fn in fns.items()}
+        peaks = {name: peak_memory(fn, x, device=args.device) for name, fn in fns.items()}
     base = next(iter(medians.values()))
     what = args.eval or args.train_step or args.model
     print(f'\n{what} at {args.size}x{width}, batch {args.batch}, {args.device}, '

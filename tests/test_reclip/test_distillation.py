@@ -443,3 +443,20 @@ def test_distilled_checkpoint_runs_through_inference_model(checkpoints, tmp_path
     assert result.pred_sem_seg.data.shape[-2:] == image.shape[:2]
     assert torch.equal(result.seg_logits.data, expected.seg_logits.data)
     assert torch.equal(result.pred_sem_seg.data, expected.pred_sem_seg.data)
+
+
+def test_teacher_runs_without_grad_and_encodes_its_prompts_once(checkpoints):
+    """The rectification teacher (eval mode) caches its Reference / Query prompt embeddings:
+    the text transformer runs in the first step only, and never with autograd."""
+    from ..test_models.test_teacher import watch_teacher
+    model = build_student(checkpoints['per_class'])
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    model.train()
+    with watch_teacher(model) as record:
+        model.train_step(make_data(seed=0), optim)
+        first_step = record['text_passes']
+        for step in (1, 2):
+            MessageHub.get_current_instance().update_info('iter', step)
+            model.train_step(make_data(seed=step), optim)
+    assert record['teacher_calls'] > 0 and not record['grad_in_teacher']
+    assert first_step >= 1 and record['text_passes'] == first_step

@@ -15,7 +15,8 @@ from maskclip.models.options import check_flag, check_number
 from maskclip.models.text_classifier import TextClassifier
 
 from maskclip.models.teacher import (IGNORE, FrozenTeacherMixin, argmax_pseudo_labels,
-                                     build_frozen_teacher, teacher_precision)
+                                     build_frozen_teacher, teacher_precision,
+                                     upsampled_argmax)
 from maskclip.utils.runtime import current_iteration
 
 from .maskclip_segmentor import with_attribute_test_cfg
@@ -158,12 +159,32 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, BatchedSlideInference, EncoderDe
             self._announced_student = True
         return True
 
-    def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(B, K, H, W) teacher logits on the batch, at the batch's size."""
-        shape = tuple(inputs.shape[-2:])
-        metas = [dict(img_shape=shape, pad_shape=shape, ori_shape=shape)] * len(inputs)
+    def teacher_scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, K, h, w) float32 teacher logits at the teacher head's resolution: an
+        ``EncoderDecoder``'s ``encode_decode`` without its final resize to the batch, which the
+        pseudo labels do one image at a time (:func:`~maskclip.models.teacher.upsampled_argmax`).
+        A teacher without ``extract_feat`` / ``decode_head`` gives its ``encode_decode``."""
         with teacher_precision(inputs, self.teacher_amp):
-            return self.teacher.encode_decode(inputs, metas).float()
+            if hasattr(self.teacher, 'extract_feat') and hasattr(self.teacher, 'decode_head'):
+                scores = self.teacher.decode_head(self.teacher.extract_feat(inputs))
+            else:
+                shape = tuple(inputs.shape[-2:])
+                metas = [dict(img_shape=shape, pad_shape=shape, ori_shape=shape)] * len(inputs)
+                scores = self.teacher.encode_decode(inputs, metas)
+        return scores.float()
+
+    def teacher_align_corners(self) -> bool:
+        head = getattr(self.teacher, 'decode_head', None)
+        return getattr(head, 'align_corners', False)
+
+    def teacher_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, K, H, W) teacher logits on the batch, at the batch's size: the teacher's
+        ``encode_decode`` (:meth:`teacher_scores` bilinearly resized as its head does)."""
+        scores = self.teacher_scores(inputs)
+        if scores.shape[-2:] == inputs.shape[-2:]:
+            return scores
+        return resize(scores, size=inputs.shape[-2:], mode='bilinear',
+                      align_corners=self.teacher_align_corners())
 
     def teacher_predict(self, inputs: torch.Tensor, data_samples):
         """The teacher's labels as training computes them (:meth:`teacher_logits` on the
@@ -181,14 +202,14 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, BatchedSlideInference, EncoderDe
             unseen = self.unseen_classes.to(gt.device)
             return torch.where(torch.isin(gt, unseen), torch.full_like(gt, IGNORE), gt)
         if self.labels_from_student():
-            logits = resize(student_logits, size=size, mode='bilinear',
-                            align_corners=self.align_corners)
+            logits, align_corners = student_logits, self.align_corners
         else:
-            logits = self.teacher_logits(inputs)
+            logits, align_corners = self.teacher_scores(inputs), self.teacher_align_corners()
         if self.unseen_classes is None:
-            return argmax_pseudo_labels(logits, data_samples, size, self.keep_gt_ignore)
+            return argmax_pseudo_labels(logits, data_samples, size, self.keep_gt_ignore,
+                                        align_corners)
         unseen = self.unseen_classes.to(logits.device)
-        fill = unseen[logits[:, unseen].argmax(dim=1, keepdim=True)]
+        fill = unseen[upsampled_argmax(logits[:, unseen], size, align_corners)]
         gt = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).to(fill.device)
         return torch.where(torch.isin(gt, unseen), fill, gt)
 
