@@ -11,9 +11,9 @@
         training the Reference context and the PE net) is timed on the same batch too.
     python tools/benchmark.py --eval CONFIG [--size 336] [--batch 1] [--cfg-options ...]
         A config's test-time predict on 4:3 inputs of short side --size: the authors' loop
-        (fp32, batch 1, one sliding window at a time) against ours (the windows batched,
-        ``test_cfg.window_batch_size``, and the config's precision on a GPU), with images per
-        second.
+        (fp32, batch 1, one sliding window at a time, open_clip's blocks) against ours (the
+        windows batched, ``test_cfg.window_batch_size``, the encoder's fused blocks and the
+        config's precision on a GPU), with images per second.
 
 The paths run interleaved repeat by repeat, so that machine drift hits all alike; the table
 gives median milliseconds and the ratio to the first row.
@@ -39,6 +39,7 @@ from maskclip.models import MaskClipHead
 from maskclip.models.builder import encoder_type
 from maskclip.models.segmentors.sliding import WINDOW_BATCH_SIZE
 from maskclip.utils import clip_cfgs_of
+from maskclip.utils.cpu_memory import keep_freed_memory
 from maskclip.utils.profiling import peak_memory, sync
 from maskclip.models.backbones import (MaskClipResNet, MaskClipViT,
                                        resize_pos_embed)
@@ -127,6 +128,15 @@ def encoder_paths(args) -> dict:
     return fns
 
 
+def with_random_clip_weights(cfg: Config) -> None:
+    """Random CLIP weights (the cost does not depend on them) in the architecture the
+    configured weights would give: OpenAI's tags use QuickGELU."""
+    for clip in clip_cfgs_of(cfg.model):
+        if clip.get('quick_gelu') is None:
+            clip['quick_gelu'] = str(clip.get('pretrained')).lower() == 'openai'
+        clip['pretrained'] = None
+
+
 def student_config(path: str) -> Config:
     """The config whose model has a teacher: the last stage of a multi-stage config."""
     cfg = Config.fromfile(path)
@@ -149,14 +159,14 @@ def with_random_teacher_checkpoint(cfg, directory: str):
 
 
 def eval_paths(args) -> dict:
-    """The test-time predict of a config, the authors' way (fp32, one window at a time) and
-    ours (batched windows, the config's precision on a GPU), on one random-weight model and
+    """The test-time predict of a config, the authors' way (fp32, one window at a time, open_clip's
+    blocks) and ours (batched windows, fused blocks, the config's precision on a GPU), on one
+    random-weight model and
     the same PASCAL-shaped (4:3) inputs of short side ``--size``."""
     from mmengine.model import revert_sync_batchnorm
     cfg = Config.fromfile(args.eval)
     cfg.merge_from_dict(args.cfg_options)
-    for clip in clip_cfgs_of(cfg.model):
-        clip['pretrained'] = None
+    with_random_clip_weights(cfg)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = revert_sync_batchnorm(MODELS.build(cfg.model)).to(args.device).eval()
     size = (args.size, round(args.size * 4 / 3))
@@ -164,12 +174,17 @@ def eval_paths(args) -> dict:
     ours_batch = model.test_cfg.get('window_batch_size', WINDOW_BATCH_SIZE)
     precision = getattr(model, 'precision', 'fp32')
 
-    def predict(window_batch, fp32):
+    configured = {m: m.fused_blocks for m in model.modules() if hasattr(m, 'fused_blocks')}
+    encoders = list(configured)
+
+    def predict(window_batch, authors):
         def run(x):
             kept = getattr(model, 'precision', None)
             model.test_cfg['window_batch_size'] = window_batch
-            if fp32 and kept is not None:
+            if authors and kept is not None:
                 model.precision = 'fp32'
+            for encoder in encoders:  # the authors' way: open_clip's own blocks
+                encoder.fused_blocks = configured[encoder] and not authors
             try:
                 with torch.no_grad():
                     samples = [SegDataSample(metainfo=m) for m in metas]
@@ -181,6 +196,8 @@ def eval_paths(args) -> dict:
 
     mode = model.test_cfg.get('mode', 'whole')
     ours = (f'ours: {ours_batch} windows per pass' if mode == 'slide' else 'ours: whole image')
+    if any(e.fuses_blocks for e in encoders):
+        ours += ', fused blocks'
     if precision != 'fp32' and torch.device(args.device).type == 'cuda':
         ours += f', {precision}'
     return {'authors: fp32, one window per pass': predict(1, True),
@@ -191,8 +208,7 @@ def train_step_paths(args) -> dict:
     """A teacher-student training step and the same student's plain supervised step."""
     cfg = student_config(args.train_step)
     cfg.merge_from_dict(args.cfg_options)
-    for clip in clip_cfgs_of(cfg.model):
-        clip['pretrained'] = None
+    with_random_clip_weights(cfg)
     cfg.model.backbone.init_cfg = None
     if not torch.cuda.is_available():
         cfg.model.backbone.norm_cfg = dict(type='BN', requires_grad=True)
@@ -236,6 +252,8 @@ def train_step_paths(args) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    if torch.device(args.device).type == 'cpu':
+        keep_freed_memory()  # as tools/test.py and tools/train.py do on the CPU
     if args.threads:
         torch.set_num_threads(args.threads)
     fns = (eval_paths(args) if args.eval else

@@ -11,6 +11,7 @@ from maskclip.datasets import check_dataset_layout
 from maskclip.datasets.check import check_test_data
 from maskclip.engine.checkpoint_files import check_checkpoint_fits
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
+from maskclip.utils.cpu_memory import keep_freed_memory_on_cpu
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
 
@@ -99,6 +100,7 @@ def build_test_runner(cfg, launcher: str = 'none') -> Runner:
     check_clip_weights(cfg.model)
     check_dataset_layout(cfg.test_dataloader.dataset)
     check_test_data(cfg.test_dataloader.dataset)  # one listing: not empty, labels fit
+    keep_freed_memory_on_cpu()
     init_cpu_process_group(launcher)
     runner = Runner.from_cfg(cfg)
     if cfg.get('load_from'):

@@ -26,6 +26,7 @@ from maskclip.stages import (banner, clear_finished, finished_checkpoint, from_r
                                     kept_checkpoint, last_checkpoint, mark_finished,
                                     read_stages, split_stage_options)
 from maskclip.utils import check_clip_weights, init_cpu_process_group, load_tool_cfg
+from maskclip.utils.cpu_memory import keep_freed_memory_on_cpu
 from maskclip.utils.dist import init_process_group
 from maskclip.utils.runtime import adapt_cfg_to_machine
 
@@ -67,6 +68,7 @@ def train_config(args):
     check_recipe_world_size(cfg, launched_world_size(args.launcher), args.scale_lr)
     check_clip_weights(cfg.model)
     check_dataset_layout(cfg.train_dataloader.dataset)
+    keep_freed_memory_on_cpu()
     init_cpu_process_group(args.launcher)
     # a custom runner when the config names one (mmseg's tools/train.py does the same)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

@@ -62,7 +62,8 @@ def test_eval_loop_of_the_authors_against_ours():
                      '--cfg-options', f'model.clip.model_name={TINY_VIT}',
                      'model.test_cfg.crop_size=(32,32)', 'model.test_cfg.stride=(16,16)',
                      'model.test_cfg.window_batch_size=4')
-    assert list(rows) == ['authors: fp32, one window per pass', 'ours: 4 windows per pass']
+    assert list(rows) == ['authors: fp32, one window per pass',
+                          'ours: 4 windows per pass, fused blocks']
 
 
 def test_gpu_check_script_stops_cleanly_without_a_gpu(tmp_path):

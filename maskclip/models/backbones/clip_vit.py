@@ -13,6 +13,7 @@ from torch import nn
 from ..options import check_choice, check_flag, check_number
 from .base import (POS_EMBED_RESIZES, ClipFeatures, FrozenClipEncoder, check_input_size,
                    resize_pos_embed)
+from .fused_blocks import can_fuse, frozen_linear, fused_block, fused_mlp
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -79,6 +80,11 @@ class MaskClipViT(FrozenClipEncoder):
         pos_embed_resize: how the positional embeddings are resized to another grid:
             ``'size'`` (default, exact bicubic resize) or ``'scale_factor'`` (SCLIP's,
             ClearCLIP's and NACLIP's code); see :func:`~.base.resize_pos_embed`.
+        fused_blocks: run the tower's blocks through :mod:`.fused_blocks` (one QKV projection,
+            ``scaled_dot_product_attention``, oneDNN linear kernels on the CPU where nothing
+            needs a gradient): open_clip's blocks up to float32 rounding, faster. ``False`` runs
+            open_clip's modules themselves (what the authors' code and ``tools/benchmark.py``'s
+            reference loop run).
     """
 
     #: values of ``patch_padding``
@@ -92,9 +98,10 @@ class MaskClipViT(FrozenClipEncoder):
     def __init__(self, clip=None, mode='maskclip', keys_through_out_proj=False,
                  naclip_std=5.0, mlp_act: Optional[str] = None, ln_eps: Optional[float] = None,
                  patch_padding: str = 'floor', ln_eps_scope: str = 'all',
-                 pos_embed_resize: str = 'size', init_cfg=None):
+                 pos_embed_resize: str = 'size', fused_blocks: bool = True, init_cfg=None):
         owner = type(self).__name__
         check_flag(owner, 'keys_through_out_proj', keys_through_out_proj)
+        check_flag(owner, 'fused_blocks', fused_blocks)
         check_number(owner, 'naclip_std', naclip_std, low=0, low_open=True)
         check_choice(owner, 'mlp_act', mlp_act, self.MLP_ACTS, optional=True)
         check_number(owner, 'ln_eps', ln_eps, low=0, high=1, low_open=True, high_open=True,
@@ -110,6 +117,13 @@ class MaskClipViT(FrozenClipEncoder):
         self.patch_padding = patch_padding
         self._gaussian_cache = {}
         self._set_tower_numerics(mlp_act, ln_eps, ln_eps_scope)
+        self.fused_blocks = fused_blocks
+
+    @property
+    def fuses_blocks(self) -> bool:
+        """Whether the forward runs :mod:`.fused_blocks` (asked for, and every block is a
+        plain open_clip block)."""
+        return self.fused_blocks and all(can_fuse(b) for b in self.visual.transformer.resblocks)
 
     def _set_tower_numerics(self, mlp_act: Optional[str], ln_eps: Optional[float],
                             ln_eps_scope: str = 'all') -> None:
@@ -196,9 +210,15 @@ class MaskClipViT(FrozenClipEncoder):
                                              split_heads(values, heads), attn_mask=attn_mask)
         return merge_heads(out)
 
+    def project_out(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The last attention's output projection."""
+        out_proj = self.visual.transformer.resblocks[-1].attn.out_proj
+        linear = frozen_linear if self.fuses_blocks else F.linear
+        return linear(tokens, out_proj.weight, out_proj.bias)
+
     def _patch_tokens(self, x, q, k, v, size, finish) -> torch.Tensor:
         """Last-block outputs of the patch tokens for ``sclip``, ``clearclip`` and ``naclip``."""
-        out_proj = self.visual.transformer.resblocks[-1].attn.out_proj
+        out_proj = self.project_out
         if self.mode == 'sclip':
             attn_out = (self._heads_attention(q[:, 1:], q, v)
                         + self._heads_attention(k[:, 1:], k, v))
@@ -217,26 +237,29 @@ class MaskClipViT(FrozenClipEncoder):
         h, w = height // self.patch_size[0], width // self.patch_size[1]
         x, grid_pos = self.embed(images)
         blocks = self.visual.transformer.resblocks
+        fused = self.fuses_blocks
         for block in blocks[:-1]:
-            x = block(x)
+            x = fused_block(block, x) if fused else block(x)
         last = blocks[-1]
         attn = last.attn
-        q, k, v = F.linear(last.ln_1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+        linear = frozen_linear if fused else F.linear
+        q, k, v = linear(last.ln_1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
 
         def finish(tokens, attn_out):
             """Residual + FFN of the last block (both kept by MaskCLIP)."""
             tokens = tokens + last.ls_1(attn_out)
-            return tokens + last.ls_2(last.mlp(last.ln_2(tokens)))
+            mlp = fused_mlp(last, last.ln_2(tokens)) if fused else last.mlp(last.ln_2(tokens))
+            return tokens + last.ls_2(mlp)
 
         def attend(queries):
             out = F.scaled_dot_product_attention(split_heads(queries, attn.num_heads),
                                                  split_heads(k, attn.num_heads),
                                                  split_heads(v, attn.num_heads))
-            return attn.out_proj(merge_heads(out))
+            return self.project_out(merge_heads(out))
 
         if self.mode == 'maskclip':
             cls_token = finish(x[:, :1], attend(q[:, :1]))
-            patches = finish(x[:, 1:], attn.out_proj(v[:, 1:]))
+            patches = finish(x[:, 1:], self.project_out(v[:, 1:]))
         elif self.mode == 'baseline':
             out = finish(x, attend(q))
             cls_token, patches = out[:, :1], out[:, 1:]
@@ -248,7 +271,7 @@ class MaskClipViT(FrozenClipEncoder):
         dense = visual.ln_post(patches) @ visual.proj
         keys = k[:, 1:]
         if self.keys_through_out_proj:
-            keys = attn.out_proj(keys)
+            keys = self.project_out(keys)
         return ClipFeatures(
             dense=dense.transpose(1, 2).reshape(b, -1, h, w),
             keys=keys.transpose(1, 2).reshape(b, -1, h, w),
