@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from maskclip.models.class_argmax import class_argmax
 from maskclip.models.refinement import reduce_synonyms
 
 #: the two probability rules of ``MaskClipHead(softmax_over=...)``
@@ -41,7 +42,7 @@ def drop_small_classes(probs: torch.Tensor, area_threshold: float) -> torch.Tens
     A class is kept when ``count_c > area_threshold * sum_{c' >= 1} count_c'`` (strictly
     greater, as theirs). Class 0 (background) is never dropped. Returns a new tensor.
     """
-    labels = probs.argmax(dim=1)  # (B, H, W)
+    labels = class_argmax(probs)  # (B, H, W)
     counts = torch.stack([torch.bincount(image.flatten(), minlength=probs.shape[1])
                           for image in labels]).to(probs.dtype)  # (B, K)
     foreground = counts[:, 1:]

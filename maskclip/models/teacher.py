@@ -17,6 +17,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
 from maskclip.models.checkpointing import exclude_from_checkpoints
+from maskclip.models.class_argmax import class_argmax
 
 #: the label of pixels no loss sees
 IGNORE = 255
@@ -87,10 +88,10 @@ def upsampled_argmax(logits: torch.Tensor, size, align_corners: bool = False) ->
     """
     size = tuple(int(s) for s in size)
     if tuple(logits.shape[-2:]) == size:
-        return logits.argmax(dim=1, keepdim=True)
+        return class_argmax(logits, keepdim=True)
     return torch.cat([
-        resize(one[None], size=size, mode='bilinear', align_corners=align_corners,
-               warning=False).argmax(dim=1, keepdim=True)
+        class_argmax(resize(one[None], size=size, mode='bilinear',
+                            align_corners=align_corners, warning=False), keepdim=True)
         for one in logits])
 
 

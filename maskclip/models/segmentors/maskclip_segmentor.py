@@ -11,6 +11,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
 from maskclip.clip import clear_cache
+from maskclip.models.class_argmax import class_argmax
 from maskclip.models.options import check_choice, check_flag, check_number
 from maskclip.models.pamr import PAMR
 from maskclip.models.segmentors.sliding import BatchedSlideInference
@@ -176,8 +177,9 @@ class MaskClipSegmentor(BatchedSlideInference, EncoderDecoder):
                                             self.align_corners)
                 scores = self.pamr(image, scores.float())
             scores = self.decode_head.label_scores(scores)[0]
+            labels = class_argmax(scores, dim=0, keepdim=True)
             sample.set_data(dict(seg_logits=PixelData(data=scores),
-                                 pred_sem_seg=PixelData(data=scores.argmax(dim=0, keepdim=True))))
+                                 pred_sem_seg=PixelData(data=labels)))
         return data_samples
 
 
