@@ -28,10 +28,15 @@ from reclip.models.student_classifier import STUDENT_HEADS, RectifiedTextClassif
 AUTHORS_TEXT_LOGIT_SCALE = math.log(100.0)
 
 
-def _image_l1_sum(student: torch.Tensor, teacher: torch.Tensor, size,
+#: channels upsampled at a time by the distillation terms: with 512-channel features at
+#: 512 x 512, a chunk of 64 is a 64 MB map instead of 512 MB per image
+CHANNEL_CHUNK = 64
+
+
+def _chunk_l1_sum(student: torch.Tensor, teacher: torch.Tensor, size,
                   mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """sum |up(student) - up(teacher)| of one image's (1, C, h, w) maps resized to ``size``,
-    over the pixels of ``mask`` (H, W) when given."""
+    """sum |up(student) - up(teacher)| of (1, c, h, w) maps resized to ``size``, over the pixels
+    of ``mask`` (H, W) when given."""
     up = F.interpolate(student, size=size, mode='bilinear', align_corners=False)
     target = F.interpolate(teacher, size=size, mode='bilinear', align_corners=False)
     diff = (up - target).abs()
@@ -46,18 +51,22 @@ def feature_l1(student: torch.Tensor, teacher: torch.Tensor, size,
     pixels whose pseudo label is not 255, dogehhh/ReCLIP@99b64d7 ``model/model.py:1314-1315``);
     no pixel in the mask gives 0.
 
-    Computed one image at a time under activation checkpointing: only one image's (C, H, W)
-    full-resolution maps exist at a time, in the forward and in the backward pass (a batch of
-    512-channel 512 x 512 maps is several GB); the value and gradients are the batched mean's.
+    Bilinear resizing works channel by channel, so the sum is taken one image and
+    :data:`CHANNEL_CHUNK` channels at a time, each under activation checkpointing when it needs
+    a gradient: only one chunk's full-resolution maps exist at a time, in the forward and in the
+    backward pass (a batch of 512-channel 512 x 512 maps is several GB); the value and gradients
+    are the batched mean's.
     """
     total = student.new_zeros(())
     for index, (one_student, one_teacher) in enumerate(zip(student, teacher)):
-        args = (one_student[None], one_teacher[None], size,
-                None if mask is None else mask[index])
-        if one_student.requires_grad:
-            total = total + checkpoint(_image_l1_sum, *args, use_reentrant=False)
-        else:
-            total = total + _image_l1_sum(*args)
+        one_mask = None if mask is None else mask[index]
+        for start in range(0, student.shape[1], CHANNEL_CHUNK):
+            chunk = slice(start, start + CHANNEL_CHUNK)
+            args = (one_student[None, chunk], one_teacher[None, chunk], size, one_mask)
+            if one_student.requires_grad:
+                total = total + checkpoint(_chunk_l1_sum, *args, use_reentrant=False)
+            else:
+                total = total + _chunk_l1_sum(*args)
     pixels = student.shape[0] * size[0] * size[1] if mask is None else int(mask.sum())
     return total / max(pixels * student.shape[1], 1)
 
@@ -85,9 +94,12 @@ def authors_text_term(feats: torch.Tensor, labels: torch.Tensor, present: torch.
         classes = one_present.nonzero(as_tuple=True)[0].to(labels.device)
         if not len(classes):
             continue
-        up = F.interpolate(one_feats[None], size=size, mode='bilinear', align_corners=False)[0]
-        masks = (one_labels[None] == classes[:, None, None]).to(up.dtype)  # (n, H, W)
-        pooled = torch.einsum('nhw,chw->nc', masks, up) / (size[0] * size[1])
+        masks = (one_labels[None] == classes[:, None, None]).to(feats.dtype)  # (n, H, W)
+        pooled = torch.cat([  # (n, C), CHANNEL_CHUNK channels upsampled at a time
+            torch.einsum('nhw,chw->nc', masks, F.interpolate(
+                one_feats[None, start:start + CHANNEL_CHUNK], size=size, mode='bilinear',
+                align_corners=False)[0])
+            for start in range(0, feats.shape[1], CHANNEL_CHUNK)], dim=1) / (size[0] * size[1])
         logits = logit_scale * pooled @ text_embeddings.to(pooled.dtype).t()
         total = total + F.cross_entropy(logits, classes)
     return total / feats.shape[0]

@@ -1,6 +1,6 @@
 """What only a GPU exercises (skipped without one; .dev_scripts/gpu_check.sh runs them):
-the frozen teacher under autocast, batched windows on CUDA, one-process DDP over NCCL with
-SyncBN kept."""
+the frozen teacher under autocast, batched windows and fused blocks on CUDA, one-process DDP
+over NCCL with SyncBN kept."""
 import os
 import re
 import subprocess
@@ -51,6 +51,22 @@ def test_batched_windows_on_cuda():
         segmenter.model.test_cfg['window_batch_size'] = window_batch
         logits[window_batch] = segmenter.predict_logits(image)
     torch.testing.assert_close(logits[16], logits[1], atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize('mode', ['maskclip', 'sclip'])
+def test_fused_blocks_on_cuda_equal_open_clips_blocks(mode):
+    """The fused tower (SDPA, cuBLAS) against open_clip's blocks on the GPU, fp32 and fp16."""
+    from maskclip.models import MaskClipViT
+    clip = dict(model_name='ViT-B-16', pretrained=None)
+    fused = MaskClipViT(clip, mode=mode).cuda()
+    plain = MaskClipViT(clip, mode=mode, fused_blocks=False).cuda()
+    images = torch.randn(4, 3, 224, 224, device='cuda')
+    with torch.no_grad():
+        torch.testing.assert_close(fused(images).dense, plain(images).dense, atol=1e-3, rtol=1e-3)
+        with torch.autocast('cuda', dtype=torch.float16):
+            ours, theirs = fused(images).dense.float(), plain(images).dense.float()
+    cosine = torch.nn.functional.cosine_similarity(ours, theirs, dim=1)
+    assert cosine.min().item() > 0.999
 
 
 def test_one_process_ddp_over_nccl_keeps_syncbn(tmp_path):

@@ -62,19 +62,35 @@ def test_dist_train_refuses_the_rectification_recipe_on_two_processes(tmp_path):
 
 # ------------------------------------------------------------------------ per-image L_feat
 
-def test_feature_l1_per_image_equals_the_batched_value_and_gradient():
-    from reclip.models.segmentors import feature_l1
-    student = torch.randn(3, 16, 7, 9, requires_grad=True)
-    teacher = torch.randn(3, 16, 7, 9)
+@pytest.mark.parametrize('masked', [False, True])
+def test_feature_l1_per_image_and_chunk_equals_the_batched_value_and_gradient(masked):
+    from reclip.models.segmentors import CHANNEL_CHUNK, feature_l1
+    channels = 2 * CHANNEL_CHUNK + 22  # two whole chunks and a partial one
+    g = torch.Generator().manual_seed(0)
+    student = torch.randn(3, channels, 7, 9, generator=g, requires_grad=True)
+    teacher = torch.randn(3, channels, 7, 9, generator=g)
     size = (56, 72)
-    ours = feature_l1(student, teacher, size)
+    mask = torch.rand(3, *size, generator=g) > 0.3 if masked else None
+    ours = feature_l1(student, teacher, size, mask)
     ours.backward()
     grad, student.grad = student.grad.clone(), None
-    batched = F.l1_loss(F.interpolate(student, size=size, mode='bilinear', align_corners=False),
-                        F.interpolate(teacher, size=size, mode='bilinear', align_corners=False))
+    diff = (F.interpolate(student, size=size, mode='bilinear', align_corners=False)
+            - F.interpolate(teacher, size=size, mode='bilinear', align_corners=False)).abs()
+    batched = diff.mean() if mask is None else diff.permute(1, 0, 2, 3)[:, mask].mean()
     batched.backward()
     torch.testing.assert_close(ours, batched)
     torch.testing.assert_close(grad, student.grad)
+
+
+def test_feature_l1_keeps_one_chunk_of_full_resolution_maps():
+    from maskclip.utils.profiling import peak_memory
+    from reclip.models.segmentors import CHANNEL_CHUNK, feature_l1
+    channels, size = 256, (128, 128)
+    student, teacher = torch.randn(2, channels, 8, 8), torch.randn(2, channels, 8, 8)
+    # up, target, their difference and its absolute value: 64 MiB for a whole image
+    image_maps = 4 * channels * size[0] * size[1] * 4 / 2 ** 20
+    peak = peak_memory(feature_l1, student, teacher, size)
+    assert CHANNEL_CHUNK <= channels // 4 and peak <= image_maps / 4 + 1, (peak, image_maps)
 
 
 # ------------------------------------------------------------ Gumbel masks under autocast

@@ -460,3 +460,30 @@ def test_teacher_runs_without_grad_and_encodes_its_prompts_once(checkpoints):
             model.train_step(make_data(seed=step), optim)
     assert record['teacher_calls'] > 0 and not record['grad_in_teacher']
     assert first_step >= 1 and record['text_passes'] == first_step
+
+
+def test_authors_text_term_over_channel_chunks_equals_the_whole_map():
+    """L_text pools the upsampled features CHANNEL_CHUNK channels at a time: the same value
+    and gradient as upsampling every channel at once."""
+    from reclip.models.segmentors import CHANNEL_CHUNK, authors_text_term
+    g = torch.Generator().manual_seed(0)
+    channels, classes = 2 * CHANNEL_CHUNK + 5, 4
+    feats = torch.randn(2, channels, 6, 7, generator=g, requires_grad=True)
+    labels = torch.randint(0, classes, (2, 1, 24, 28), generator=g)
+    labels[1, :, :4] = 255
+    present = torch.tensor([[True, False, True, True], [False, True, True, False]])
+    text = F.normalize(torch.randn(classes, channels, generator=g), dim=-1)
+    ours = authors_text_term(feats, labels, present, text)
+    ours.backward()
+    grad, feats.grad = feats.grad.clone(), None
+    expected = 0
+    for one_feats, one_labels, one_present in zip(feats, labels[:, 0], present):
+        index = one_present.nonzero(as_tuple=True)[0]
+        up = F.interpolate(one_feats[None], size=(24, 28), mode='bilinear')[0]
+        masks = (one_labels[None] == index[:, None, None]).float()
+        pooled = (masks[:, None] * up[None]).mean(dim=(2, 3))
+        expected = expected + F.cross_entropy(np.log(100.0) * pooled @ text.t(), index)
+    expected = expected / 2
+    expected.backward()
+    torch.testing.assert_close(ours, expected)
+    torch.testing.assert_close(grad, feats.grad)
