@@ -14,11 +14,11 @@
 #      pip download --no-deps --no-binary=:all: -d wheels mmcv==2.1.0  # the mmcv sdist
 #    (drop the torch / torchvision / numpy / CUDA lines that fail: the GPU machine has its own).
 # 2. Run the CUDA-marked tests (pytest -m cuda): fp16 / bf16 inference against fp32 (label
-#    agreement), the frozen teacher under autocast, batched windows on CUDA, one-process DDP
-#    over NCCL with SyncBN kept.
+#    agreement), the frozen teacher under autocast, batched windows and fused blocks on CUDA,
+#    one-process DDP over NCCL with SyncBN kept.
 # 3. Run the benchmark: the authors' evaluation loop against ours on a training-free config,
-#    the dense forward against open_clip's encode_image, a MaskCLIP+ training step against the
-#    student-only step.
+#    the dense forward against open_clip's encode_image, a MaskCLIP+ and a ReCLIP distillation
+#    training step against the student-only step.
 # 4. Print one table: what ran, its result, the key numbers.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,6 +68,10 @@ ENCODER=$?
   configs/maskclip_plus/maskclip-plus-vit-b16_deeplabv2-r101_4xb4-2k_voc12-20-512x512.py \
   > "$OUT/train_step.log" 2>&1
 TRAIN=$?
+"$PY" tools/benchmark.py --device cuda --size 512 --batch 4 --repeats 10 --train-step \
+  configs/reclip/reclip-distillation_vit-b16_deeplabv2-r101_4xb4-4k_pascal-context-59-480x480.py \
+  > "$OUT/train_step_reclip.log" 2>&1
+TRAIN_RECLIP=$?
 
 status() { [ "$1" -eq 0 ] && echo ok || echo "FAILED (exit $1)"; }
 {
@@ -79,7 +83,9 @@ status() { [ "$1" -eq 0 ] && echo ok || echo "FAILED (exit $1)"; }
   echo "| eval loop, authors vs ours | $(status $EVAL) | $(grep 'images per second' "$OUT/eval.log") |"
   echo "| dense forward vs encode_image | $(status $ENCODER) | $(grep -E 'ours, .* dense' "$OUT/encoder.log" | awk '{print $2, $(NF-1)}' | paste -sd ';' -) |"
   echo "| MaskCLIP+ step vs student-only | $(status $TRAIN) | $(grep -E 'step' "$OUT/train_step.log" | tail -n 1) |"
+  echo "| ReCLIP distillation step vs student-only | $(status $TRAIN_RECLIP) | $(grep -E 'ReCLIPDistill' "$OUT/train_step_reclip.log" | tail -n 1) |"
   echo
   echo "took $(( $(date +%s) - START )) s after setup; logs in $OUT"
 } | tee "$OUT/summary.md"
-[ $TESTS -eq 0 ] && [ $EVAL -eq 0 ] && [ $ENCODER -eq 0 ] && [ $TRAIN -eq 0 ]
+[ $TESTS -eq 0 ] && [ $EVAL -eq 0 ] && [ $ENCODER -eq 0 ] && [ $TRAIN -eq 0 ] && \
+  [ $TRAIN_RECLIP -eq 0 ]
