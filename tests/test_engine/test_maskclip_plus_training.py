@@ -40,10 +40,22 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
+def make_env(root):
+    return dict(os.environ, HF_HUB_OFFLINE='1', MASKCLIP_CACHE_DIR=str(root / 'cache'),
+                PYTHON=sys.executable)
+
+
 @pytest.fixture
 def env(tmp_path):
-    return dict(os.environ, HF_HUB_OFFLINE='1', MASKCLIP_CACHE_DIR=str(tmp_path / 'cache'),
-                PYTHON=sys.executable)
+    return make_env(tmp_path)
+
+
+@pytest.fixture(scope='module')
+def full_run(tmp_path_factory):
+    """One 4-iteration run of the small config (checkpoints at 2 and 4), shared by the tests
+    that read its log and the resume test that compares with its final weights."""
+    root = tmp_path_factory.mktemp('maskclip_plus_full')
+    return root / 'full', train(root / 'full', make_env(root))
 
 
 def train(work_dir, env, *extra, options=(), launcher=None):
@@ -68,25 +80,25 @@ def weights(path):
 
 
 @pytest.mark.slow
-def test_zero_shot_training_switches_to_self_training_and_reports_seen_unseen(tmp_path, env):
-    log = train(tmp_path / 'run', env)
+def test_zero_shot_training_switches_to_self_training_and_reports_seen_unseen(full_run):
+    work_dir, log = full_run
     assert 'self-training starts' in log and 'self_training_start=2' in log
     logged = re.findall(r'Iter\(train\) \[(\d)/4\].*?pseudo_from_student: ([\d.]+)', log)
     assert [(int(i), float(v)) for i, v in logged] == [(1, 0.0), (2, 0.0), (3, 1.0), (4, 1.0)]
     for key in ['mIoU(seen)', 'mIoU(unseen)', 'hIoU', 'pAcc(unseen)']:
         assert key in log
-    assert osp.isfile(tmp_path / 'run' / 'iter_4.pth')
+    assert osp.isfile(work_dir / 'iter_4.pth')
 
 
 @pytest.mark.slow
-def test_resume_continues_from_the_saved_iteration(tmp_path, env):
-    full = train(tmp_path / 'full', env)
+def test_resume_continues_from_the_saved_iteration(tmp_path, env, full_run):
+    full_dir, full = full_run
     assert 'Iter(train) [4/4]' in full
     train(tmp_path / 'cut', env, options=['train_cfg.max_iters=2'])
     resumed = train(tmp_path / 'cut', env, '--resume')
     assert 'resumed' in resumed.lower() and 'iter_2.pth' in resumed
     assert 'Iter(train) [1/4]' not in resumed and 'Iter(train) [3/4]' in resumed
-    reference, again = weights(tmp_path / 'full' / 'iter_4.pth'), weights(tmp_path / 'cut' / 'iter_4.pth')
+    reference, again = weights(full_dir / 'iter_4.pth'), weights(tmp_path / 'cut' / 'iter_4.pth')
     for key in reference:
         assert torch.equal(reference[key], again[key]), key
 
