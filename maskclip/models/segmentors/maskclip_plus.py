@@ -174,6 +174,7 @@ class MaskClipPlusSegmentor(FrozenTeacherMixin, BatchedSlideInference, EncoderDe
         return scores.float()
 
     def teacher_align_corners(self) -> bool:
+        """The ``align_corners`` of the teacher head's resize (False without a head)."""
         head = getattr(self.teacher, 'decode_head', None)
         return getattr(head, 'align_corners', False)
 
