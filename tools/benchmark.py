@@ -161,8 +161,7 @@ def with_random_teacher_checkpoint(cfg, directory: str):
 def eval_paths(args) -> dict:
     """The test-time predict of a config, the authors' way (fp32, one window at a time, open_clip's
     blocks) and ours (batched windows, fused blocks, the config's precision on a GPU), on one
-    random-weight model and
-    the same PASCAL-shaped (4:3) inputs of short side ``--size``."""
+    random-weight model and the same PASCAL-shaped (4:3) inputs of short side ``--size``."""
     from mmengine.model import revert_sync_batchnorm
     cfg = Config.fromfile(args.eval)
     cfg.merge_from_dict(args.cfg_options)
@@ -174,8 +173,8 @@ def eval_paths(args) -> dict:
     ours_batch = model.test_cfg.get('window_batch_size', WINDOW_BATCH_SIZE)
     precision = getattr(model, 'precision', 'fp32')
 
+    # the config's fused_blocks of each encoder: ours keeps it, the authors' path turns it off
     configured = {m: m.fused_blocks for m in model.modules() if hasattr(m, 'fused_blocks')}
-    encoders = list(configured)
 
     def predict(window_batch, authors):
         def run(x):
@@ -183,8 +182,8 @@ def eval_paths(args) -> dict:
             model.test_cfg['window_batch_size'] = window_batch
             if authors and kept is not None:
                 model.precision = 'fp32'
-            for encoder in encoders:  # the authors' way: open_clip's own blocks
-                encoder.fused_blocks = configured[encoder] and not authors
+            for encoder, fused in configured.items():  # the authors': open_clip's own blocks
+                encoder.fused_blocks = fused and not authors
             try:
                 with torch.no_grad():
                     samples = [SegDataSample(metainfo=m) for m in metas]
@@ -196,7 +195,7 @@ def eval_paths(args) -> dict:
 
     mode = model.test_cfg.get('mode', 'whole')
     ours = (f'ours: {ours_batch} windows per pass' if mode == 'slide' else 'ours: whole image')
-    if any(e.fuses_blocks for e in encoders):
+    if any(e.fuses_blocks for e in configured):
         ours += ', fused blocks'
     if precision != 'fp32' and torch.device(args.device).type == 'cuda':
         ours += f', {precision}'
